@@ -1,0 +1,385 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Top-level config keys.
+const (
+	KeyName         = "name"
+	KeySite         = "site"
+	KeyFields       = "fields"
+	KeyBuffer       = "buffer"
+	KeyDrainTimeout = "drain_timeout"
+	keyType         = "type"
+)
+
+// TopFields declares the top-level keys of a pipeline file besides the component
+// sections (input, pipeline, store, summarize, output).
+var TopFields = []Field{
+	{Name: KeyName, Type: TypeString, Default: "edgepipe", Description: "Pipeline name, used in logs and metrics."},
+	{Name: KeySite, Type: TypeString, Required: true, Description: "Site (gateway) name: the second token of every summary subject and part of its Nats-Msg-Id."},
+	{Name: KeyFields, Type: TypeStrings, Required: true, Description: "The reading's fields, in order: Record.Values[i] is fields[i]."},
+	{Name: KeyBuffer, Type: TypeInt, Default: 1024, Description: "Capacity (records) of each channel between stages; a full channel blocks the stage before it (backpressure)."},
+	{Name: KeyDrainTimeout, Type: TypeDuration, Default: 30 * time.Second, Description: "On SIGINT/SIGTERM, how long to wait for in-flight records to be committed and acked and the outbox forwarded before stopping anyway (what was not committed is not acked)."},
+}
+
+// Config is a parsed pipeline file.
+type Config struct {
+	File string
+	// Top holds the top-level keys (TopFields).
+	Top       *Conf
+	Input     *Conf
+	Pipeline  []*Conf
+	Store     *Conf
+	Summarize *Conf
+	// Output is nil when the file has no output section (summaries stay in the store).
+	Output *Conf
+}
+
+// Fields returns the pipeline's field names.
+func (c *Config) Fields() []string { return c.Top.Strings(KeyFields) }
+
+// Load reads and validates a pipeline file. On failure it returns ConfigErrors holding
+// every problem found, each with its file:line:col.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+type parser struct {
+	file string
+	errs ConfigErrors
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, &ConfigError{Pos: p.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+
+// Parse validates a pipeline file's contents; file names it in errors. Scalars may use
+// ${VAR} or ${VAR:-default}, replaced from the environment; an unset variable without a
+// default is an error.
+func Parse(file string, data []byte) (*Config, error) {
+	p := &parser{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, ConfigErrors{yamlError(file, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, ConfigErrors{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty config"}}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "a pipeline file is a mapping of keys (name, site, fields, input, pipeline, store, summarize, output)")
+		return nil, p.errs
+	}
+	cfg := &Config{File: file}
+	top := &Conf{Spec: Spec{Kind: "top", Name: "pipeline", Fields: TopFields}, Pos: p.pos(root), vals: map[string]any{}, pos: map[string]Pos{}}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			p.errorf(k, "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		switch Kind(k.Value) {
+		case KindInput:
+			cfg.Input = p.component(KindInput, v)
+		case KindStore:
+			cfg.Store = p.component(KindStore, v)
+		case KindSummarize:
+			cfg.Summarize = p.component(KindSummarize, v)
+		case KindOutput:
+			cfg.Output = p.component(KindOutput, v)
+		case KindOperator:
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(v, "pipeline: want a list of operators, each with a type")
+				continue
+			}
+			for _, item := range v.Content {
+				if c := p.component(KindOperator, item); c != nil {
+					cfg.Pipeline = append(cfg.Pipeline, c)
+				}
+			}
+		default:
+			f, ok := top.Spec.field(k.Value)
+			if !ok {
+				p.errorf(k, "unknown key %q (want one of %s)", k.Value, strings.Join(topKeys(), ", "))
+				continue
+			}
+			if val, ok := p.value(f, v); ok {
+				top.vals[f.Name] = val
+				top.pos[f.Name] = p.pos(v)
+			}
+		}
+	}
+	for _, f := range TopFields {
+		if f.Required && !seen[f.Name] {
+			p.errorf(root, "missing required key %q: %s", f.Name, f.Description)
+		}
+	}
+	for _, k := range []Kind{KindInput, KindStore, KindSummarize} {
+		if !seen[string(k)] {
+			p.errorf(root, "missing required section %q", k)
+		}
+	}
+	if seen[KeyFields] && len(top.Strings(KeyFields)) == 0 {
+		p.errorf(root, "fields: list at least one field")
+	}
+	cfg.Top = top
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return cfg, nil
+}
+
+func topKeys() []string {
+	keys := []string{}
+	for _, f := range TopFields {
+		keys = append(keys, f.Name)
+	}
+	return append(keys, string(KindInput), string(KindOperator), string(KindStore), string(KindSummarize), string(KindOutput))
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func yamlError(file string, err error) *ConfigError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
+		msg = strings.TrimPrefix(msg, ": ")
+	}
+	return &ConfigError{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "invalid YAML: " + msg}
+}
+
+func (p *parser) component(kind Kind, n *yaml.Node) *Conf {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: want a mapping with a type", kind)
+		return nil
+	}
+	var typ *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == keyType {
+			typ = n.Content[i+1]
+		}
+	}
+	if typ == nil {
+		p.errorf(n, "%s: missing type (one of %s)", kind, strings.Join(specNames(kind), ", "))
+		return nil
+	}
+	spec, ok := Lookup(kind, typ.Value)
+	if !ok {
+		p.errorf(typ, "%s: unknown type %q (one of %s)", kind, typ.Value, strings.Join(specNames(kind), ", "))
+		return nil
+	}
+	c := &Conf{Spec: spec, Pos: p.pos(n), vals: map[string]any{}, pos: map[string]Pos{}}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == keyType {
+			continue
+		}
+		if seen[k.Value] {
+			p.errorf(k, "%s %s: duplicate key %q", kind, spec.Name, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := spec.field(k.Value)
+		if !ok {
+			var names []string
+			for _, f := range spec.Fields {
+				names = append(names, f.Name)
+			}
+			p.errorf(k, "%s %s: unknown key %q (want one of %s)", kind, spec.Name, k.Value, strings.Join(names, ", "))
+			continue
+		}
+		before := len(p.errs)
+		val, ok := p.value(f, v)
+		if !ok {
+			for _, e := range p.errs[before:] {
+				e.Msg = fmt.Sprintf("%s %s: %s", kind, spec.Name, e.Msg)
+			}
+			continue
+		}
+		if len(f.Enum) > 0 && !contains(f.Enum, val.(string)) {
+			p.errorf(v, "%s %s: %s: %q is not one of %s", kind, spec.Name, f.Name, val, strings.Join(f.Enum, ", "))
+			continue
+		}
+		c.vals[f.Name] = val
+		c.pos[f.Name] = p.pos(v)
+	}
+	for _, f := range spec.Fields {
+		if f.Required && !seen[f.Name] {
+			p.errorf(n, "%s %s: missing required key %q: %s", kind, spec.Name, f.Name, f.Description)
+		}
+	}
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// scalar returns the node's scalar value with ${VAR} references replaced.
+func (p *parser) scalar(f Field, n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n, "%s: want a %s", f.Name, f.Type)
+		return "", false
+	}
+	ok := true
+	s := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+		m := envRef.FindStringSubmatch(ref)
+		if v, set := os.LookupEnv(m[1]); set {
+			return v
+		}
+		if m[2] != "" {
+			return m[3]
+		}
+		p.errorf(n, "%s: environment variable %s is not set", f.Name, m[1])
+		ok = false
+		return ""
+	})
+	return s, ok
+}
+
+// value converts node n to field f's Go type.
+func (p *parser) value(f Field, n *yaml.Node) (any, bool) {
+	switch f.Type {
+	case TypeStrings, TypeFloats:
+		if n.Kind != yaml.SequenceNode {
+			p.errorf(n, "%s: want a list (%s)", f.Name, f.Type)
+			return nil, false
+		}
+		elem := Field{Name: f.Name, Type: TypeString}
+		if f.Type == TypeFloats {
+			elem.Type = TypeFloat
+		}
+		ok := true
+		var ss []string
+		var fs []float64
+		for _, item := range n.Content {
+			v, good := p.value(elem, item)
+			if !good {
+				ok = false
+				continue
+			}
+			if f.Type == TypeFloats {
+				fs = append(fs, v.(float64))
+			} else {
+				ss = append(ss, v.(string))
+			}
+		}
+		if f.Type == TypeFloats {
+			return fs, ok
+		}
+		return ss, ok
+	case TypeStringMap, TypeFloatMap, TypeRangeMap:
+		if n.Kind != yaml.MappingNode {
+			p.errorf(n, "%s: want a mapping (%s)", f.Name, f.Type)
+			return nil, false
+		}
+		sm, fm, rm := map[string]string{}, map[string]float64{}, map[string][2]float64{}
+		ok := true
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			switch f.Type {
+			case TypeStringMap:
+				s, good := p.value(Field{Name: f.Name + "." + k.Value, Type: TypeString}, v)
+				if good {
+					sm[k.Value] = s.(string)
+				}
+				ok = ok && good
+			case TypeFloatMap:
+				x, good := p.value(Field{Name: f.Name + "." + k.Value, Type: TypeFloat}, v)
+				if good {
+					fm[k.Value] = x.(float64)
+				}
+				ok = ok && good
+			default:
+				r, good := p.value(Field{Name: f.Name + "." + k.Value, Type: TypeFloats}, v)
+				if !good {
+					ok = false
+					continue
+				}
+				xs := r.([]float64)
+				if len(xs) != 2 || !(xs[0] <= xs[1]) {
+					p.errorf(v, "%s.%s: want [min, max] with min ≤ max", f.Name, k.Value)
+					ok = false
+					continue
+				}
+				rm[k.Value] = [2]float64{xs[0], xs[1]}
+			}
+		}
+		switch f.Type {
+		case TypeStringMap:
+			return sm, ok
+		case TypeFloatMap:
+			return fm, ok
+		}
+		return rm, ok
+	}
+	s, ok := p.scalar(f, n)
+	if !ok {
+		return nil, false
+	}
+	switch f.Type {
+	case TypeString:
+		return s, true
+	case TypeInt:
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			p.errorf(n, "%s: %q is not an integer", f.Name, s)
+			return nil, false
+		}
+		return v, true
+	case TypeFloat:
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			p.errorf(n, "%s: %q is not a finite number", f.Name, s)
+			return nil, false
+		}
+		return v, true
+	case TypeBool:
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			p.errorf(n, "%s: %q is not true or false", f.Name, s)
+			return nil, false
+		}
+		return v, true
+	case TypeDuration:
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			p.errorf(n, "%s: %q is not a duration (e.g. 250ms, 5s, 1h)", f.Name, s)
+			return nil, false
+		}
+		if v < 0 {
+			p.errorf(n, "%s: %q is negative", f.Name, s)
+			return nil, false
+		}
+		return v, true
+	}
+	panic("pipeline: unhandled field type " + string(f.Type))
+}

@@ -1,0 +1,42 @@
+package pipeline
+
+import (
+	"log/slog"
+	"path/filepath"
+)
+
+// Env is what a component's Build gets besides its own Conf.
+type Env struct {
+	// Name and Site are the pipeline's name and site (top-level keys).
+	Name, Site string
+	// Fields are the pipeline's field names; Record.Values[i] is Fields[i].
+	Fields []string
+	// Dir is the folder of the config file; relative paths in a config resolve from it.
+	Dir string
+	// Log is the pipeline's logger.
+	Log *slog.Logger
+	// Metrics are the engine's shared metrics.
+	Metrics *Metrics
+	// Summarizer is built before the store, which folds committed records into it.
+	Summarizer Summarizer
+	// Hooks are optional callbacks for programs embedding a pipeline (the demo's report).
+	Hooks Hooks
+}
+
+// Hooks are callbacks a sink calls after durable events. They run on the sink's
+// goroutine and must be quick.
+type Hooks struct {
+	// Committed is called after a transaction with the records it newly stored
+	// (duplicates excluded), including dead letters, before they are acked.
+	Committed func(recs []*Record)
+	// Summarized is called after summaries and their outbox rows were committed.
+	Summarized func(sums []Summary)
+}
+
+// Path resolves a path from the config against the config's folder.
+func (e *Env) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || e.Dir == "" {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}

@@ -1,0 +1,68 @@
+package pipeline
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the engine's Prometheus metrics, registered on their own Registry so that
+// several pipelines (tests) can live in one process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Received counts messages taken from the source.
+	Received prometheus.Counter
+	// Stored counts readings newly committed to the store; Duplicates counts redelivered
+	// readings the store already had (not stored again).
+	Stored, Duplicates prometheus.Counter
+	// DeadLetters counts dead-lettered records by reason category (the reason up to its
+	// first ':').
+	DeadLetters *prometheus.CounterVec
+	// Summaries counts summaries written (with their outbox row); Forwarded counts
+	// summaries acknowledged by the cloud side.
+	Summaries, Forwarded prometheus.Counter
+	// OutboxDepth is the number of summaries waiting in the outbox.
+	OutboxDepth prometheus.Gauge
+	// BatchSize is the distribution of inference batch sizes (rows).
+	BatchSize prometheus.Histogram
+	// InferSeconds is the model's time per batch; CommitSeconds the store's time per
+	// transaction.
+	InferSeconds, CommitSeconds prometheus.Histogram
+	// Connected is 1 while a connector's connection is up, by connector (mqtt, nats).
+	Connected *prometheus.GaugeVec
+}
+
+// NewMetrics returns a fresh set of metrics on a new registry.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry:    r,
+		Received:    prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_received_total", Help: "Messages taken from the source."}),
+		Stored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stored_total", Help: "Readings newly committed to the store."}),
+		Duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_duplicates_total", Help: "Redelivered readings the store already held (stored once)."}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_dead_letters_total", Help: "Records dead-lettered, by reason."}, []string{"reason"}),
+		Summaries:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_total", Help: "Window summaries written to the outbox."}),
+		Forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_forwarded_total", Help: "Summaries acknowledged by the cloud side."}),
+		OutboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_outbox_depth", Help: "Summaries waiting in the outbox."}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_infer_batch_size", Help: "Rows per inference batch.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}),
+		InferSeconds:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_infer_batch_seconds", Help: "Model time per inference batch.", Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10)}),
+		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_store_commit_seconds", Help: "Store time per transaction.", Buckets: prometheus.ExponentialBuckets(1e-4, 4, 9)}),
+		Connected:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgepipe_connected", Help: "1 while the connector's connection is up."}, []string{"connector"}),
+	}
+	for _, c := range []prometheus.Collector{m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected} {
+		f(c)
+	}
+	return m
+}
+
+// ReasonCategory is the metric label for a dead-letter reason: the reason up to its
+// first ':' ("decode: invalid JSON: …" → "decode").
+func ReasonCategory(reason string) string {
+	if i := strings.IndexByte(reason, ':'); i >= 0 {
+		return reason[:i]
+	}
+	return reason
+}
