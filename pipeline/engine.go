@@ -1,0 +1,211 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Pipeline is a built, runnable graph: source → operators → sink (which folds committed
+// records into the summarizer and fills the outbox) → forwarder.
+type Pipeline struct {
+	cfg       *Config
+	env       *Env
+	source    Source
+	ops       []Operator
+	sink      Sink
+	forwarder Forwarder
+}
+
+// Build constructs every component of cfg in dependency order (summarizer, operators,
+// store, output, input). env supplies the logger, metrics and hooks; its Name, Site,
+// Fields and Summarizer are filled from cfg. Build does not connect to brokers or
+// servers; Run does. It returns ConfigErrors holding every component's configuration
+// errors at once, or the first other error.
+func Build(cfg *Config, env Env) (*Pipeline, error) {
+	env.Name = cfg.Top.String(KeyName)
+	env.Site = cfg.Top.String(KeySite)
+	env.Fields = cfg.Fields()
+	if env.Log == nil {
+		env.Log = slog.Default()
+	}
+	if env.Metrics == nil {
+		env.Metrics = NewMetrics()
+	}
+	p := &Pipeline{cfg: cfg, env: &env}
+	var errs ConfigErrors
+	build := func(c *Conf) any {
+		v, err := c.Spec.Build(c, p.env)
+		var ce *ConfigError
+		var ces ConfigErrors
+		switch {
+		case err == nil:
+			return v
+		case errors.As(err, &ces):
+			errs = append(errs, ces...)
+		case errors.As(err, &ce):
+			errs = append(errs, ce)
+		default:
+			errs = append(errs, &ConfigError{Pos: c.Pos, Msg: fmt.Sprintf("%s %s: %v", c.Spec.Kind, c.Spec.Name, err)})
+		}
+		return nil
+	}
+	if s, ok := build(cfg.Summarize).(Summarizer); ok {
+		p.env.Summarizer = s
+	}
+	for _, c := range cfg.Pipeline {
+		if op, ok := build(c).(Operator); ok {
+			p.ops = append(p.ops, op)
+		}
+	}
+	p.sink, _ = build(cfg.Store).(Sink)
+	if cfg.Output != nil {
+		p.forwarder, _ = build(cfg.Output).(Forwarder)
+		if _, ok := p.sink.(OutboxProvider); p.sink != nil && !ok {
+			errs = append(errs, &ConfigError{Pos: cfg.Output.Pos, Msg: fmt.Sprintf("output: store %s keeps no outbox to forward", cfg.Store.Spec.Name)})
+		}
+	}
+	p.source, _ = build(cfg.Input).(Source)
+	if len(errs) > 0 {
+		p.Close()
+		return nil, errs
+	}
+	return p, nil
+}
+
+// Env returns the environment the components were built with.
+func (p *Pipeline) Env() *Env { return p.env }
+
+// Outbox returns the store's outbox, or nil when the store keeps none.
+func (p *Pipeline) Outbox() Outbox {
+	if op, ok := p.sink.(OutboxProvider); ok {
+		return op.Outbox()
+	}
+	return nil
+}
+
+// Run starts every stage and blocks until the pipeline has stopped. Cancelling ctx starts
+// a drain: the source stops taking messages, the operators flush (the open inference
+// batch too), the store commits and acks what is in flight, and the forwarder publishes
+// the outbox; after the config's drain_timeout whatever is not committed is abandoned,
+// unacked, for the broker to redeliver. A bounded source that ends drains the same way.
+// Run returns nil after a clean drain, or the first error that stopped a stage. The
+// components are closed when Run returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.Close()
+	log := p.env.Log
+	hard, hardCancel := context.WithCancel(context.Background())
+	defer hardCancel()
+	buf := p.cfg.Top.Int(KeyBuffer)
+	chans := make([]chan *Record, len(p.ops)+1)
+	for i := range chans {
+		chans[i] = make(chan *Record, buf)
+	}
+
+	failed := make(chan error, len(p.ops)+2)
+	sinkDone := make(chan error, 1)
+	go func() { sinkDone <- p.sink.Run(hard, chans[len(p.ops)]) }()
+	for i, op := range p.ops {
+		go func() {
+			err := op.Run(hard, chans[i], chans[i+1])
+			close(chans[i+1])
+			if err != nil && hard.Err() == nil {
+				failed <- fmt.Errorf("%s: %w", p.cfg.Pipeline[i].Spec.Name, err)
+			}
+		}()
+	}
+	fctx, fcancel := context.WithCancel(context.Background())
+	defer fcancel()
+	fwdDone := make(chan error, 1)
+	if p.forwarder != nil {
+		go func() { fwdDone <- p.forwarder.Run(fctx, p.Outbox()) }()
+	}
+	srcCtx, srcCancel := context.WithCancel(ctx)
+	defer srcCancel()
+	srcDone := make(chan error, 1)
+	go func() {
+		err := p.source.Run(srcCtx, chans[0])
+		close(chans[0])
+		srcDone <- err
+	}()
+
+	var runErr error
+	select {
+	case err := <-srcDone:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			runErr = fmt.Errorf("input: %w", err)
+		}
+	case runErr = <-failed:
+		srcCancel()
+		<-srcDone
+		hardCancel()
+	case err := <-sinkDone:
+		runErr = fmt.Errorf("store: stopped early: %v", err)
+		srcCancel()
+		<-srcDone
+		hardCancel()
+		sinkDone <- err
+	}
+	drain := p.cfg.Top.Duration(KeyDrainTimeout)
+	deadline := time.NewTimer(drain)
+	defer deadline.Stop()
+	log.Info("draining", "timeout", drain)
+	select {
+	case err := <-sinkDone:
+		if err != nil && runErr == nil && hard.Err() == nil {
+			runErr = fmt.Errorf("store: %w", err)
+		}
+	case <-deadline.C:
+		log.Warn("drain timeout: records still in flight are not committed and not acked; the broker redelivers them", "timeout", drain)
+		hardCancel()
+		<-sinkDone
+	}
+	if p.forwarder != nil {
+		p.flushOutbox(deadline.C)
+		fcancel()
+		if err := <-fwdDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+			runErr = fmt.Errorf("output: %w", err)
+		}
+	}
+	return runErr
+}
+
+// flushOutbox waits until the outbox is empty or the drain deadline passes.
+func (p *Pipeline) flushOutbox(deadline <-chan time.Time) {
+	ob := p.Outbox()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := ob.Len(context.Background())
+		if err != nil || n == 0 {
+			return
+		}
+		select {
+		case <-deadline:
+			p.env.Log.Warn("drain timeout: summaries left in the outbox are forwarded at the next start", "outbox", n)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Close releases every component (source, forwarder, store). Run calls it; call it
+// yourself only for a pipeline that was built but never run.
+func (p *Pipeline) Close() error {
+	var errs []error
+	if p.source != nil {
+		errs = append(errs, p.source.Close())
+		p.source = nil
+	}
+	if p.forwarder != nil {
+		errs = append(errs, p.forwarder.Close())
+		p.forwarder = nil
+	}
+	if p.sink != nil {
+		errs = append(errs, p.sink.Close())
+		p.sink = nil
+	}
+	return errors.Join(errs...)
+}
