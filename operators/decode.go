@@ -1,0 +1,536 @@
+package operators
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Config field names and values of the decode operator.
+const (
+	typeDecode     = "decode"
+	fieldFormat    = "format"
+	fieldDevice    = "device"
+	fieldTimeField = "time_field"
+	fieldTimeUnit  = "time_unit"
+	fieldTimeFrom  = "time_from"
+	fieldMap       = "map"
+
+	devicePrefixTopic = "topic:"
+	devicePrefixField = "field:"
+)
+
+// Payload formats (DecodeOptions.Format, YAML `format`).
+const (
+	FormatAuto    = "auto"
+	FormatJSON    = "json"
+	FormatMsgpack = "msgpack"
+)
+
+// Timestamp units (DecodeOptions.TimeUnit, YAML `time_unit`): epoch seconds,
+// milliseconds, microseconds, nanoseconds, or an RFC 3339 string.
+const (
+	UnitAuto    = "auto"
+	UnitS       = "s"
+	UnitMs      = "ms"
+	UnitUs      = "us"
+	UnitNs      = "ns"
+	UnitRFC3339 = "rfc3339"
+)
+
+// Event-time sources (DecodeOptions.TimeFrom, YAML `time_from`).
+const (
+	TimeFromField   = "field"
+	TimeFromArrival = "arrival"
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindOperator,
+		Name:    typeDecode,
+		Summary: "Decodes JSON or msgpack sensor payloads into readings: device id, event time, one value per field.",
+		Fields: []pipeline.Field{
+			{Name: fieldFormat, Type: pipeline.TypeString, Default: FormatAuto, Enum: []string{FormatAuto, FormatJSON, FormatMsgpack},
+				Description: "Payload encoding; auto: a payload starting with '{' or '[' is JSON, anything else msgpack."},
+			{Name: fieldDevice, Type: pipeline.TypeString, Default: "topic:1",
+				Description: "Where the device id comes from: \"topic:N\" (segment N of the topic split on '/', 0-based) or \"field:NAME\" (a payload field)."},
+			{Name: fieldTimeField, Type: pipeline.TypeString, Default: "ts", Description: "Payload field holding the event time."},
+			{Name: fieldTimeUnit, Type: pipeline.TypeString, Default: UnitAuto, Enum: []string{UnitAuto, UnitS, UnitMs, UnitUs, UnitNs, UnitRFC3339},
+				Description: "Unit of the event time; auto: a number below 1e11 is s, below 1e14 ms, below 1e17 µs, else ns; a string is RFC 3339."},
+			{Name: fieldTimeFrom, Type: pipeline.TypeString, Default: TimeFromField, Enum: []string{TimeFromField, TimeFromArrival},
+				Description: "field: event time from time_field; arrival: the time the message arrived (for sensors without a clock)."},
+			{Name: fieldMap, Type: pipeline.TypeStringMap,
+				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name)."},
+		},
+		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+			d, err := NewDecode(env.Fields, DecodeOptions{
+				Format:    c.String(fieldFormat),
+				Device:    c.String(fieldDevice),
+				TimeField: c.String(fieldTimeField),
+				TimeUnit:  c.String(fieldTimeUnit),
+				TimeFrom:  c.String(fieldTimeFrom),
+				Map:       c.StringMap(fieldMap),
+			})
+			if err != nil {
+				return nil, confError(c, fieldDevice, err)
+			}
+			return d, nil
+		},
+	})
+}
+
+// DecodeOptions configure NewDecode; an empty string selects the field's default.
+type DecodeOptions struct {
+	// Format is FormatAuto (default), FormatJSON or FormatMsgpack.
+	Format string
+	// Device is "topic:N" (default "topic:1") or "field:NAME".
+	Device string
+	// TimeField is the payload key of the event time (default "ts").
+	TimeField string
+	// TimeUnit is UnitAuto (default), UnitS, UnitMs, UnitUs, UnitNs or UnitRFC3339.
+	TimeUnit string
+	// TimeFrom is TimeFromField (default) or TimeFromArrival.
+	TimeFrom string
+	// Map maps a pipeline field to its payload key when they differ.
+	Map map[string]string
+}
+
+// Decode is the decode operator: it turns a raw JSON or msgpack payload into a reading
+// (Record.Device, Time in UTC, Values with one entry per pipeline field, NaN when the
+// key is missing or null). A JSON or msgpack array of objects yields one record per
+// element, sharing the message's ack (Record.Split). A payload that cannot be decoded is
+// dead-lettered with a reason starting "decode: ".
+type Decode struct {
+	fields    []string
+	keys      []string // payload key per field
+	format    string
+	topicSeg  int    // device from this topic segment, or -1
+	devField  string // device from this payload field when topicSeg < 0
+	timeField string
+	timeUnit  string
+	arrival   bool
+}
+
+// NewDecode returns a decode operator for a pipeline with the given fields. It returns
+// an *OptionError for a malformed device spec, an unknown enum value, or a map entry
+// naming a field that is not in fields.
+func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
+	d := &Decode{fields: fields, format: or(o.Format, FormatAuto), timeField: or(o.TimeField, "ts"), timeUnit: or(o.TimeUnit, UnitAuto)}
+	switch d.format {
+	case FormatAuto, FormatJSON, FormatMsgpack:
+	default:
+		return nil, optionErrorf(fieldFormat, "%q is not one of auto, json, msgpack", d.format)
+	}
+	switch d.timeUnit {
+	case UnitAuto, UnitS, UnitMs, UnitUs, UnitNs, UnitRFC3339:
+	default:
+		return nil, optionErrorf(fieldTimeUnit, "%q is not one of auto, s, ms, us, ns, rfc3339", d.timeUnit)
+	}
+	switch from := or(o.TimeFrom, TimeFromField); from {
+	case TimeFromField:
+	case TimeFromArrival:
+		d.arrival = true
+	default:
+		return nil, optionErrorf(fieldTimeFrom, "%q is not one of field, arrival", from)
+	}
+	dev := or(o.Device, "topic:1")
+	switch {
+	case strings.HasPrefix(dev, devicePrefixTopic):
+		n, err := strconv.Atoi(dev[len(devicePrefixTopic):])
+		if err != nil || n < 0 {
+			return nil, optionErrorf(fieldDevice, "%q: want topic:N with N ≥ 0 (a 0-based topic segment)", dev)
+		}
+		d.topicSeg = n
+	case strings.HasPrefix(dev, devicePrefixField) && len(dev) > len(devicePrefixField):
+		d.topicSeg, d.devField = -1, dev[len(devicePrefixField):]
+	default:
+		return nil, optionErrorf(fieldDevice, "%q: want \"topic:N\" or \"field:NAME\"", dev)
+	}
+	for f, key := range o.Map {
+		if indexOf(fields, f) < 0 {
+			return nil, optionErrorf(fieldMap, "%q is not a pipeline field (fields: %s)", f, strings.Join(fields, ", "))
+		}
+		if key == "" {
+			return nil, optionErrorf(fieldMap, "%s: empty payload key", f)
+		}
+	}
+	d.keys = make([]string, len(fields))
+	for i, f := range fields {
+		d.keys[i] = or(o.Map[f], f)
+	}
+	return d, nil
+}
+
+// Run implements pipeline.Operator.
+func (d *Decode) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
+	for {
+		var rec *pipeline.Record
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case rec, ok = <-in:
+			if !ok {
+				return nil
+			}
+		}
+		if rec.Dead() {
+			if err := send(ctx, out, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		v, reason := d.parse(rec.Payload)
+		switch v := v.(type) {
+		case nil:
+			rec.Fail(reason)
+		case map[string]any:
+			d.fill(rec, v)
+		case []any:
+			for i, r := range rec.Split(len(v)) {
+				if obj, ok := v[i].(map[string]any); ok {
+					d.fill(r, obj)
+				} else {
+					r.Fail(fmt.Sprintf("decode: array element %d is %s, not an object", i, typeName(v[i])))
+				}
+				if err := send(ctx, out, r); err != nil {
+					return err
+				}
+			}
+			continue
+		default:
+			rec.Fail(fmt.Sprintf("decode: payload is %s, not an object", typeName(v)))
+		}
+		if err := send(ctx, out, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// parse decodes a payload into a map[string]any, a non-empty []any or another value to
+// reject; on failure it returns nil and the dead-letter reason.
+func (d *Decode) parse(p []byte) (any, string) {
+	trimmed := bytes.TrimLeft(p, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, "decode: empty payload"
+	}
+	format := d.format
+	if format == FormatAuto {
+		format = FormatMsgpack
+		if trimmed[0] == '{' || trimmed[0] == '[' {
+			format = FormatJSON
+		}
+	}
+	var v any
+	if format == FormatJSON {
+		dec := json.NewDecoder(bytes.NewReader(p))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return nil, "decode: invalid JSON: " + err.Error()
+		}
+		if len(bytes.TrimSpace(p[dec.InputOffset():])) > 0 {
+			return nil, "decode: invalid JSON: trailing data after the value"
+		}
+	} else {
+		r := bytes.NewReader(p)
+		dec := msgpack.NewDecoder(r)
+		dec.UseLooseInterfaceDecoding(true)
+		var err error
+		if v, err = dec.DecodeInterfaceLoose(); err != nil {
+			return nil, "decode: invalid msgpack: " + err.Error()
+		}
+		if r.Len() > 0 {
+			return nil, fmt.Sprintf("decode: invalid msgpack: %d trailing bytes after the value", r.Len())
+		}
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, "decode: payload is null, not an object"
+	case []any:
+		if len(v) == 0 {
+			return nil, "decode: empty array"
+		}
+	}
+	return v, ""
+}
+
+// fill sets rec's Device, Time and Values from one payload object, or fails it. Device
+// and Time are set as soon as they are known, so a reading failing later still counts
+// as a dead letter in its window's summary.
+func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
+	dev, reason := d.device(rec.Topic, obj)
+	if reason != "" {
+		rec.Fail(reason)
+		return
+	}
+	rec.Device = dev
+	if d.arrival {
+		rec.Time = rec.Received.UTC()
+	} else {
+		raw, ok := obj[d.timeField]
+		if !ok || raw == nil {
+			rec.Fail(fmt.Sprintf("decode: missing timestamp field %q", d.timeField))
+			return
+		}
+		t, err := parseTime(raw, d.timeUnit)
+		if err != nil {
+			rec.Fail(fmt.Sprintf("decode: bad timestamp %q: %v", d.timeField, err))
+			return
+		}
+		rec.Time = t
+	}
+	rec.Values = make([]float64, len(d.fields))
+	for i, key := range d.keys {
+		raw, ok := obj[key]
+		if !ok || raw == nil {
+			rec.Values[i] = math.NaN()
+			continue
+		}
+		x, ok := number(raw)
+		if !ok {
+			rec.Fail(fmt.Sprintf("decode: field %q: %s is not a number", key, describe(raw)))
+			return
+		}
+		rec.Values[i] = x
+	}
+}
+
+// device returns the record's device id or a dead-letter reason.
+func (d *Decode) device(topic string, obj map[string]any) (string, string) {
+	if d.topicSeg >= 0 {
+		rest := topic
+		for i := 0; ; i++ {
+			seg, after, more := strings.Cut(rest, "/")
+			if i == d.topicSeg {
+				if seg == "" {
+					return "", fmt.Sprintf("decode: missing device: topic %q has an empty segment %d", topic, d.topicSeg)
+				}
+				return seg, ""
+			}
+			if !more {
+				return "", fmt.Sprintf("decode: missing device: topic %q has no segment %d", topic, d.topicSeg)
+			}
+			rest = after
+		}
+	}
+	switch v := obj[d.devField].(type) {
+	case nil:
+		return "", fmt.Sprintf("decode: missing device field %q", d.devField)
+	case string:
+		if v == "" {
+			return "", fmt.Sprintf("decode: empty device field %q", d.devField)
+		}
+		return v, ""
+	case json.Number:
+		return v.String(), ""
+	case int64:
+		return strconv.FormatInt(v, 10), ""
+	case uint64:
+		return strconv.FormatUint(v, 10), ""
+	default:
+		return "", fmt.Sprintf("decode: device field %q is %s, not a string", d.devField, typeName(v))
+	}
+}
+
+// number converts a decoded JSON or msgpack value to float64: numbers, and strings that
+// parse as numbers ("23.5").
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		x, err := strconv.ParseFloat(string(v), 64)
+		return x, err == nil
+	case string:
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return x, err == nil
+	case float64:
+		return v, true
+	case float32:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	case uint64:
+		return float64(v), true
+	case int8:
+		return float64(v), true
+	case int16:
+		return float64(v), true
+	case int32:
+		return float64(v), true
+	case uint8:
+		return float64(v), true
+	case uint16:
+		return float64(v), true
+	case uint32:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+// parseTime converts a decoded timestamp to UTC. Numbers are epoch s, ms, µs or ns per
+// unit (auto: by magnitude, |v| < 1e11 s, < 1e14 ms, < 1e17 µs, else ns); strings are
+// RFC 3339 unless they parse as a number and unit is not rfc3339; msgpack timestamps
+// (extension −1) are taken as they are.
+func parseTime(v any, unit string) (time.Time, error) {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC(), nil
+	}
+	var i int64
+	var f float64
+	isInt := false
+	switch v := v.(type) {
+	case string:
+		if unit == UnitRFC3339 {
+			return parseRFC3339(v)
+		}
+		s := strings.TrimSpace(v)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			i, isInt = n, true
+		} else if x, err := strconv.ParseFloat(s, 64); err == nil {
+			f = x
+		} else if unit == UnitAuto {
+			return parseRFC3339(v)
+		} else {
+			return time.Time{}, fmt.Errorf("%q is not a number of %s", v, unit)
+		}
+	case json.Number:
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			i, isInt = n, true
+		} else if x, err := strconv.ParseFloat(string(v), 64); err == nil {
+			f = x
+		} else {
+			return time.Time{}, fmt.Errorf("%s is out of range", v)
+		}
+	case int64:
+		i, isInt = v, true
+	case uint64:
+		if v > math.MaxInt64 {
+			return time.Time{}, fmt.Errorf("%d is out of range", v)
+		}
+		i, isInt = int64(v), true
+	default:
+		x, ok := number(v)
+		if !ok {
+			return time.Time{}, fmt.Errorf("%s is not a number or an RFC 3339 string", describe(v))
+		}
+		f = x
+	}
+	if unit == UnitRFC3339 {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 string, got a number")
+	}
+	if isInt {
+		f = float64(i)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return time.Time{}, fmt.Errorf("%v is not finite", f)
+	}
+	if unit == UnitAuto {
+		switch a := math.Abs(f); {
+		case a < 1e11:
+			unit = UnitS
+		case a < 1e14:
+			unit = UnitMs
+		case a < 1e17:
+			unit = UnitUs
+		default:
+			unit = UnitNs
+		}
+	}
+	if isInt {
+		switch unit {
+		case UnitS:
+			return time.Unix(i, 0).UTC(), nil
+		case UnitMs:
+			return time.UnixMilli(i).UTC(), nil
+		case UnitUs:
+			return time.UnixMicro(i).UTC(), nil
+		default:
+			return time.Unix(0, i).UTC(), nil
+		}
+	}
+	perSec := 1e9
+	switch unit {
+	case UnitS:
+		perSec = 1
+	case UnitMs:
+		perSec = 1e3
+	case UnitUs:
+		perSec = 1e6
+	}
+	sec := math.Floor(f / perSec)
+	if math.Abs(sec) > 1<<53 {
+		return time.Time{}, fmt.Errorf("%v %s is out of range", f, unit)
+	}
+	nsec := math.Round((f - sec*perSec) * (1e9 / perSec))
+	return time.Unix(int64(sec), int64(nsec)).UTC(), nil
+}
+
+func parseRFC3339(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
+
+// typeName names a decoded value's kind for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case time.Time:
+		return "a timestamp"
+	}
+	if _, ok := number(v); ok {
+		return "a number"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// describe shows a rejected value briefly: strings quoted (cut at 32 bytes), other
+// scalars as they are, containers by kind.
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		if len(v) > 32 {
+			v = v[:32] + "…"
+		}
+		return strconv.Quote(v)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return typeName(v)
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// indexOf returns the index of s in list, or -1.
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

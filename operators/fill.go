@@ -1,0 +1,73 @@
+package operators
+
+import (
+	"math"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+const (
+	typeFill    = "fill"
+	fieldMethod = "method"
+)
+
+// Gap-filling methods (YAML `method` of fill).
+const (
+	FillPrevious = "previous" // last observation carried forward
+	FillZero     = "zero"     // 0, the scaler's mean after normalize
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindOperator,
+		Name:    typeFill,
+		Summary: "Fills missing (NaN) model features so a reading with a gap can still be scored.",
+		Fields: []pipeline.Field{
+			{Name: fieldMethod, Type: pipeline.TypeString, Default: FillPrevious, Enum: []string{FillPrevious, FillZero},
+				Description: "previous: the device's previous filled value of that feature (0 before the first); zero: 0 (after normalize, the training mean)."},
+		},
+		Build: func(c *pipeline.Conf, _ *pipeline.Env) (any, error) {
+			op, err := NewFill(c.String(fieldMethod))
+			if err != nil {
+				return nil, confError(c, fieldMethod, err)
+			}
+			return op, nil
+		},
+	})
+}
+
+// NewFill returns the fill operator: each NaN of Record.Features (width F) is replaced,
+// per device, by the previous filled value of that column (FillPrevious; 0 when the device
+// has none yet) or by 0 (FillZero). Values (physical units) are left as they are; a record
+// with nil Features passes unchanged. It returns an *OptionError for an unknown method.
+func NewFill(method string) (pipeline.Operator, error) {
+	switch method {
+	case FillZero:
+		return recordFunc(func(rec *pipeline.Record) {
+			for i, v := range rec.Features {
+				if math.IsNaN(v) {
+					rec.Features[i] = 0
+				}
+			}
+		}), nil
+	case FillPrevious:
+		last := map[string][]float64{}
+		return recordFunc(func(rec *pipeline.Record) {
+			if rec.Features == nil {
+				return
+			}
+			prev := last[rec.Device]
+			if len(prev) != len(rec.Features) {
+				prev = make([]float64, len(rec.Features))
+				last[rec.Device] = prev
+			}
+			for i, v := range rec.Features {
+				if math.IsNaN(v) {
+					rec.Features[i] = prev[i]
+				}
+				prev[i] = rec.Features[i]
+			}
+		}), nil
+	}
+	return nil, optionErrorf(fieldMethod, "%q is not one of previous, zero", method)
+}

@@ -1,0 +1,296 @@
+package operators
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgepipe/edgepipe/models"
+	"github.com/edgepipe/edgepipe/pipeline"
+	"gonum.org/v1/gonum/mat"
+)
+
+const (
+	typeInfer     = "infer"
+	fieldMaxBatch = "max_batch"
+	fieldMaxDelay = "max_delay"
+	fieldWorkers  = "workers"
+	fieldQueue    = "queue"
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindOperator,
+		Name:    typeInfer,
+		Summary: "Runs the model on the readings' features with dynamic batching; records leave in the order they came.",
+		Fields: []pipeline.Field{
+			{Name: fieldModel, Type: pipeline.TypeString, Required: true, Description: "Model file (relative to the config file)."},
+			{Name: fieldMaxBatch, Type: pipeline.TypeInt, Default: 64, Description: "A batch closes when this many rows are waiting (≥ 1)."},
+			{Name: fieldMaxDelay, Type: pipeline.TypeDuration, Default: 5 * time.Millisecond,
+				Description: "… or when its oldest row has waited this long: the most latency batching adds."},
+			{Name: fieldWorkers, Type: pipeline.TypeInt, Default: 2, Description: "Batches computed in parallel (≥ 1); about the number of cores to spare."},
+			{Name: fieldQueue, Type: pipeline.TypeInt, Default: 1024,
+				Description: "Rows (about) that may wait in closed batches for a worker or for their turn to leave (≥ 1); when full, infer stops reading (backpressure)."},
+		},
+		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+			m, err := models.Load(env.Path(c.String(fieldModel)))
+			if err != nil {
+				return nil, c.Errorf(fieldModel, "%v", err)
+			}
+			op, err := NewInfer(m, InferOptions{
+				MaxBatch: c.Int(fieldMaxBatch), MaxDelay: c.Duration(fieldMaxDelay),
+				Workers: c.Int(fieldWorkers), Queue: c.Int(fieldQueue),
+			}, env.Metrics)
+			if err != nil {
+				return nil, confError(c, fieldModel, err)
+			}
+			return op, nil
+		},
+	})
+}
+
+// InferOptions configure NewInfer's dynamic batching.
+type InferOptions struct {
+	// MaxBatch is the most rows per batch (≥ 1).
+	MaxBatch int
+	// MaxDelay is how long the oldest row of an open batch may wait (≥ 0).
+	MaxDelay time.Duration
+	// Workers is the number of batches computed in parallel (≥ 1).
+	Workers int
+	// Queue bounds the rows waiting in closed batches (≥ 1): about Queue/MaxBatch batches
+	// (at least one) may wait, besides the ones being computed.
+	Queue int
+}
+
+// Infer is the inference operator: Triton-style dynamic batching around a models.Model.
+// A batch closes when MaxBatch scorable rows are waiting or the oldest has waited
+// MaxDelay, whichever comes first, or when the input closes; Workers goroutines compute
+// batches in parallel (Predict on a rows × InputWidth mat.Dense); an emitter writes the
+// batches out in the order they were formed, so records leave in exactly the order they
+// came. Records that are not scored (dead, or Features nil) ride along in the batch
+// sequence without compute.
+//
+// An autoencoder sets Score to the row's mean squared reconstruction error
+// (models.ReconstructionErrors), Anomaly to Score > Meta.ThresholdFor(device), and Model to
+// Meta.Version. A classifier sets Output to the output row (width OutputWidth), Label to
+// Classes[argmax], Score to the largest output, and Model. A record whose Features width
+// is not the model's input width is dead-lettered "infer: …".
+type Infer struct {
+	model      models.Model
+	meta       models.Meta
+	classifier bool
+	o          InferOptions
+	metrics    *pipeline.Metrics
+}
+
+// batch is a run of consecutive records; rows of them are scored.
+type batch struct {
+	recs []*pipeline.Record
+	rows int
+	done chan struct{} // closed when the rows are scored
+}
+
+// closedDone is the done channel of batches without rows.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// NewInfer returns the infer operator for model m. metrics may be nil (nothing observed);
+// otherwise each batch observes BatchSize (rows) and InferSeconds. It returns an
+// *OptionError for an option out of range, a model kind other than autoencoder or
+// classifier, an autoencoder whose output width differs from its input width, or a
+// classifier whose class count differs from its output width.
+func NewInfer(m models.Model, o InferOptions, metrics *pipeline.Metrics) (*Infer, error) {
+	switch {
+	case o.MaxBatch < 1:
+		return nil, optionErrorf(fieldMaxBatch, "%d: want ≥ 1", o.MaxBatch)
+	case o.MaxDelay < 0:
+		return nil, optionErrorf(fieldMaxDelay, "%v: want ≥ 0", o.MaxDelay)
+	case o.Workers < 1:
+		return nil, optionErrorf(fieldWorkers, "%d: want ≥ 1", o.Workers)
+	case o.Queue < 1:
+		return nil, optionErrorf(fieldQueue, "%d: want ≥ 1", o.Queue)
+	}
+	op := &Infer{model: m, meta: m.Meta(), o: o, metrics: metrics}
+	switch op.meta.Kind {
+	case models.KindAutoencoder:
+		if m.OutputWidth() != m.InputWidth() {
+			return nil, optionErrorf(fieldModel, "autoencoder %q: output width %d ≠ input width %d", op.meta.Name, m.OutputWidth(), m.InputWidth())
+		}
+	case models.KindClassifier:
+		if len(op.meta.Classes) != m.OutputWidth() {
+			return nil, optionErrorf(fieldModel, "classifier %q: %d classes for output width %d", op.meta.Name, len(op.meta.Classes), m.OutputWidth())
+		}
+		op.classifier = true
+	default:
+		return nil, optionErrorf(fieldModel, "model %q: kind %q is not autoencoder or classifier", op.meta.Name, op.meta.Kind)
+	}
+	return op, nil
+}
+
+// Run implements pipeline.Operator. When in closes, the open batch is flushed and Run
+// returns once every record has been written; when ctx is cancelled it returns
+// ctx.Err() promptly.
+func (op *Infer) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
+	depth := max(1, op.o.Queue/op.o.MaxBatch)
+	ordered := make(chan *batch, depth) // every batch, in order, for the emitter
+	work := make(chan *batch, depth)    // batches with rows, for the workers
+	var wg sync.WaitGroup
+	for range op.o.Workers {
+		wg.Go(func() {
+			for b := range work {
+				op.compute(b)
+				close(b.done)
+			}
+		})
+	}
+	emitted := make(chan error, 1)
+	go func() { emitted <- emit(ctx, ordered, out) }()
+	err := op.collect(ctx, in, ordered, work)
+	close(work)
+	close(ordered)
+	wg.Wait()
+	if e := <-emitted; err == nil {
+		err = e
+	}
+	return err
+}
+
+// scorable reports whether rec gets a model row, failing it when its width is wrong.
+func (op *Infer) scorable(rec *pipeline.Record) bool {
+	if rec.Dead() || rec.Features == nil {
+		return false
+	}
+	if len(rec.Features) != op.model.InputWidth() {
+		rec.Fail(fmt.Sprintf("infer: %d features, model %q takes %d (check the window size and the model's features)",
+			len(rec.Features), op.meta.Name, op.model.InputWidth()))
+		return false
+	}
+	return true
+}
+
+// collect reads records into batches and hands each closed batch to the emitter (always)
+// and to the workers (when it has rows).
+func (op *Infer) collect(ctx context.Context, in <-chan *pipeline.Record, ordered, work chan<- *batch) error {
+	timer := time.NewTimer(op.o.MaxDelay)
+	timer.Stop()
+	var timeout <-chan time.Time // non-nil while a batch with rows is open
+	cur := &batch{}
+	flush := func() error {
+		if len(cur.recs) == 0 {
+			return nil
+		}
+		b := cur
+		cur = &batch{recs: make([]*pipeline.Record, 0, len(b.recs))}
+		if timeout != nil {
+			timer.Stop()
+			timeout = nil
+		}
+		b.done = closedDone
+		if b.rows > 0 {
+			b.done = make(chan struct{})
+		}
+		select {
+		case ordered <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if b.rows == 0 {
+			return nil
+		}
+		select {
+		case work <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout:
+			if err := flush(); err != nil {
+				return err
+			}
+		case rec, ok := <-in:
+			if !ok {
+				return flush()
+			}
+			cur.recs = append(cur.recs, rec)
+			var err error
+			switch {
+			case op.scorable(rec):
+				if cur.rows++; cur.rows == 1 {
+					timer.Reset(op.o.MaxDelay)
+					timeout = timer.C
+				}
+				if cur.rows >= op.o.MaxBatch {
+					err = flush()
+				}
+			case cur.rows == 0:
+				err = flush() // nothing to wait for: pass it on now
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// emit writes the records of each batch, in batch order, once the batch is scored.
+func emit(ctx context.Context, ordered <-chan *batch, out chan<- *pipeline.Record) error {
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for _, rec := range b.recs {
+			if err := send(ctx, out, rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// compute scores the batch's rows.
+func (op *Infer) compute(b *batch) {
+	inW, outW := op.model.InputWidth(), op.model.OutputWidth()
+	x := mat.NewDense(b.rows, inW, nil)
+	y := mat.NewDense(b.rows, outW, nil)
+	scored := make([]*pipeline.Record, 0, b.rows)
+	for _, rec := range b.recs {
+		if !rec.Dead() && rec.Features != nil {
+			copy(x.RawRowView(len(scored)), rec.Features)
+			scored = append(scored, rec)
+		}
+	}
+	start := time.Now()
+	op.model.Predict(x, y)
+	if op.metrics != nil {
+		op.metrics.InferSeconds.Observe(time.Since(start).Seconds())
+		op.metrics.BatchSize.Observe(float64(b.rows))
+	}
+	if op.classifier {
+		data := y.RawMatrix().Data
+		for i, rec := range scored {
+			row := data[i*outW : (i+1)*outW : (i+1)*outW]
+			best := 0
+			for j, p := range row {
+				if p > row[best] {
+					best = j
+				}
+			}
+			rec.Output, rec.Label, rec.Score, rec.Model = row, op.meta.Classes[best], row[best], op.meta.Version
+		}
+		return
+	}
+	errs := make([]float64, b.rows)
+	models.ReconstructionErrors(x, y, errs)
+	for i, rec := range scored {
+		rec.Score = errs[i]
+		rec.Anomaly = errs[i] > op.meta.ThresholdFor(rec.Device)
+		rec.Model = op.meta.Version
+	}
+}

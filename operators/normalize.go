@@ -1,0 +1,87 @@
+package operators
+
+import (
+	"log/slog"
+	"math"
+	"strings"
+
+	"github.com/edgepipe/edgepipe/models"
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+const (
+	typeNormalize = "normalize"
+	fieldModel    = "model"
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindOperator,
+		Name:    typeNormalize,
+		Summary: "Builds the model features: the model's fields, z-scored with the device's scaler from the model file.",
+		Fields: []pipeline.Field{
+			{Name: fieldModel, Type: pipeline.TypeString, Required: true,
+				Description: "Model file (relative to the config file) whose features and per-device scalers are used."},
+		},
+		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+			m, err := models.Load(env.Path(c.String(fieldModel)))
+			if err != nil {
+				return nil, c.Errorf(fieldModel, "%v", err)
+			}
+			op, err := NewNormalize(m.Meta(), env.Fields, env.Log)
+			if err != nil {
+				return nil, confError(c, fieldModel, err)
+			}
+			return op, nil
+		},
+	})
+}
+
+// NewNormalize returns the normalize operator for a model's metadata and the pipeline's
+// fields. For each reading it gathers the model's F features (meta.Features, by name)
+// from Record.Values and sets Record.Features (width F) to their z-scores with
+// meta.ScalerFor(device): z = (v − mean) / std, NaN staying NaN. A device without a
+// scaler and no "" default gets Features = nil (stored, not scored), with one warning
+// per device on log. It returns an *OptionError (field "model") when a model feature is
+// not a pipeline field or a scaler's width is not F.
+func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline.Operator, error) {
+	if len(meta.Features) == 0 {
+		return nil, optionErrorf(fieldModel, "model %q lists no features", meta.Name)
+	}
+	idx := make([]int, len(meta.Features))
+	for j, f := range meta.Features {
+		if idx[j] = indexOf(fields, f); idx[j] < 0 {
+			return nil, optionErrorf(fieldModel, "model %q reads field %q, which the pipeline does not have (fields: %s; model features: %s)",
+				meta.Name, f, strings.Join(fields, ", "), strings.Join(meta.Features, ", "))
+		}
+	}
+	for dev, s := range meta.Scalers {
+		if len(s.Mean) != len(idx) || len(s.Std) != len(idx) {
+			return nil, optionErrorf(fieldModel, "model %q: scaler of device %q has %d means and %d stds, want %d (one per feature)",
+				meta.Name, dev, len(s.Mean), len(s.Std), len(idx))
+		}
+	}
+	log = orDiscard(log)
+	warned := map[string]bool{}
+	return recordFunc(func(rec *pipeline.Record) {
+		s, ok := meta.ScalerFor(rec.Device)
+		if !ok {
+			rec.Features = nil
+			if !warned[rec.Device] {
+				warned[rec.Device] = true
+				log.Warn("normalize: the model has no scaler for this device and no default; its readings are stored but not scored",
+					"device", rec.Device, "model", meta.Name)
+			}
+			return
+		}
+		z := make([]float64, len(idx))
+		for j, i := range idx {
+			z[j] = math.NaN()
+			if i < len(rec.Values) {
+				z[j] = rec.Values[i]
+			}
+		}
+		s.Apply(z, z)
+		rec.Features = z
+	}), nil
+}

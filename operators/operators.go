@@ -1,0 +1,83 @@
+// Package operators holds edgepipe's pipeline stages, each registered under its YAML `type`:
+// decode (payload → Record), clean (physical ranges), normalize (per-device z-score),
+// fill (gap filling), window (sliding window of feature vectors), infer (dynamic batching
+// around a models.Model) and the tumbling-window summarizer. README.md documents every
+// operator's fields with a sample YAML snippet.
+package operators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+// recordFunc is a per-record operator: it transforms one live record in place (or marks
+// it with Fail). Dead records pass through untouched. It runs on the operator's single
+// goroutine, so it may keep per-device state without locking.
+type recordFunc func(rec *pipeline.Record)
+
+// Run implements pipeline.Operator: it applies f to every live record of in, in order,
+// and writes every record to out. It returns ctx.Err() when ctx is cancelled (the drain
+// timeout passed) and nil when in is closed.
+func (f recordFunc) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case rec, ok := <-in:
+			if !ok {
+				return nil
+			}
+			if !rec.Dead() {
+				f(rec)
+			}
+			if err := send(ctx, out, rec); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// send writes rec to out, or returns ctx.Err() when ctx is cancelled first.
+func send(ctx context.Context, out chan<- *pipeline.Record, rec *pipeline.Record) error {
+	select {
+	case out <- rec:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// OptionError is a bad option given to a constructor (NewDecode, NewWindow …): Field is
+// the config field name, so Build can report it at that field's position in the file.
+type OptionError struct {
+	Field string
+	Msg   string
+}
+
+func (e *OptionError) Error() string { return e.Field + ": " + e.Msg }
+
+func optionErrorf(field, format string, args ...any) error {
+	return &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// confError turns a constructor error into a config error at the position of its field
+// (fallback: the given field).
+func confError(c *pipeline.Conf, fallback string, err error) error {
+	var oe *OptionError
+	if errors.As(err, &oe) {
+		return c.Errorf(oe.Field, "%s", oe.Msg)
+	}
+	return c.Errorf(fallback, "%v", err)
+}
+
+// orDiscard returns log, or a logger that discards everything when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log != nil {
+		return log
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,278 @@
+package operators
+
+import (
+	"cmp"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+const (
+	typeTumbling      = "tumbling"
+	fieldWindow       = "window"
+	fieldLateness     = "lateness"
+	fieldCloseOnDrain = "close_on_drain"
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindSummarize,
+		Name:    typeTumbling,
+		Summary: "Event-time tumbling windows per device, closed by a per-device watermark; one summary per device and window.",
+		Fields: []pipeline.Field{
+			{Name: fieldWindow, Type: pipeline.TypeDuration, Default: time.Hour,
+				Description: "Window length w; windows are [k·w, (k+1)·w) aligned to the Unix epoch (UTC)."},
+			{Name: fieldLateness, Type: pipeline.TypeDuration, Default: time.Duration(0),
+				Description: "Allowed out-of-orderness: a device's watermark is its latest event time minus lateness; a window closes when the watermark reaches its end."},
+			{Name: fieldCloseOnDrain, Type: pipeline.TypeBool, Default: false,
+				Description: "On shutdown, close and summarise every open window (for bounded replays); otherwise open windows are rebuilt from the store after a restart."},
+		},
+		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+			s, err := NewTumbling(TumblingOptions{
+				Site: env.Site, Fields: env.Fields, Window: c.Duration(fieldWindow),
+				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), Log: env.Log,
+			})
+			if err != nil {
+				return nil, confError(c, fieldWindow, err)
+			}
+			return s, nil
+		},
+	})
+}
+
+// TumblingOptions configure NewTumbling.
+type TumblingOptions struct {
+	// Site fills Summary.Site; Fields are the pipeline fields (Summary.Fields keys,
+	// aligned with Record.Values).
+	Site   string
+	Fields []string
+	// Window is the window length (≥ 1 ms); Lateness the allowed out-of-orderness (≥ 0).
+	Window, Lateness time.Duration
+	// CloseOnDrain makes Drain close every open window.
+	CloseOnDrain bool
+	// Log receives the late-reading notices; nil discards them.
+	Log *slog.Logger
+}
+
+// Tumbling is the tumbling-window summarizer (pipeline.Summarizer). Windows are
+// event-time, per device, [k·w, (k+1)·w) in ms since the Unix epoch. A device's
+// watermark is the latest event time of its live readings minus the lateness; a window
+// closes, and its Summary is returned, once the watermark is ≥ its end. Dead letters with
+// a known device and time count in their window's DeadLetters but do not move the
+// watermark. A record whose window the device's watermark has already passed is late: it
+// is in the store but in no summary, and a log line counts it. Results depend only on
+// the sequence of records given to Add, never on wall-clock time. Add and Drain are safe
+// for concurrent use.
+type Tumbling struct {
+	opts     TumblingOptions
+	windowMs int64
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	devices map[string]*deviceWindows
+}
+
+// deviceWindows is one device's open windows (keyed by start ms) and watermark.
+type deviceWindows struct {
+	open    map[int64]*windowAcc
+	hasWM   bool
+	maxTime time.Time // latest event time of a live reading
+}
+
+// windowAcc accumulates one window's statistics.
+type windowAcc struct {
+	count, scored, anomalies, dead int
+	fields                         []welford
+	scoreSum, scoreMax             float64
+	labels                         map[string]int
+	model                          string
+}
+
+// welford is a running mean and sum of squared deviations (Welford 1962), min, max and
+// the count of missing values of one field.
+type welford struct {
+	n, missing int
+	mean, m2   float64
+	min, max   float64
+}
+
+func (w *welford) add(x float64) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		w.missing++
+		return
+	}
+	w.n++
+	d := x - w.mean
+	w.mean += d / float64(w.n)
+	w.m2 += d * (x - w.mean)
+	if w.n == 1 || x < w.min {
+		w.min = x
+	}
+	if w.n == 1 || x > w.max {
+		w.max = x
+	}
+}
+
+// NewTumbling returns a tumbling-window summarizer. It returns an *OptionError when the
+// window is shorter than 1 ms or not a whole number of ms.
+func NewTumbling(o TumblingOptions) (*Tumbling, error) {
+	if o.Window < time.Millisecond || o.Window%time.Millisecond != 0 {
+		return nil, optionErrorf(fieldWindow, "%v: want a whole number of milliseconds ≥ 1ms", o.Window)
+	}
+	if o.Lateness < 0 {
+		return nil, optionErrorf(fieldLateness, "%v: want ≥ 0", o.Lateness)
+	}
+	return &Tumbling{opts: o, windowMs: o.Window.Milliseconds(), log: orDiscard(o.Log), devices: map[string]*deviceWindows{}}, nil
+}
+
+// Add folds committed records into their windows and returns the summaries of the windows
+// the watermark has now closed, sorted by device, then start.
+func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	late := 0
+	touched := map[string]*deviceWindows{}
+	for _, rec := range recs {
+		if rec.Device == "" || rec.Time.IsZero() {
+			continue // a dead letter that could not be placed in a window
+		}
+		d := s.devices[rec.Device]
+		if d == nil {
+			d = &deviceWindows{open: map[int64]*windowAcc{}}
+			s.devices[rec.Device] = d
+		}
+		start := s.windowStart(rec.Time)
+		if d.hasWM && !s.watermark(d).Before(time.UnixMilli(start+s.windowMs)) {
+			late++
+			continue
+		}
+		w := d.open[start]
+		if w == nil {
+			w = &windowAcc{fields: make([]welford, len(s.opts.Fields))}
+			d.open[start] = w
+		}
+		if rec.Dead() {
+			w.dead++
+			continue
+		}
+		s.fold(w, rec)
+		if !d.hasWM || rec.Time.After(d.maxTime) {
+			d.maxTime, d.hasWM = rec.Time, true
+		}
+		touched[rec.Device] = d
+	}
+	if late > 0 {
+		s.log.Warn("summarize: late readings are stored but in no summary (their window had closed); raise lateness to include them", "late", late)
+	}
+	var out []pipeline.Summary
+	for dev, d := range touched {
+		wm := s.watermark(d)
+		for start, w := range d.open {
+			if !wm.Before(time.UnixMilli(start + s.windowMs)) {
+				out = append(out, s.summary(dev, start, w))
+				delete(d.open, start)
+			}
+		}
+	}
+	sortSummaries(out)
+	return out
+}
+
+// Drain closes every open window and returns their summaries (sorted by device, then
+// start) when CloseOnDrain is set; otherwise it returns nil and keeps them open.
+func (s *Tumbling) Drain() []pipeline.Summary {
+	if !s.opts.CloseOnDrain {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []pipeline.Summary
+	for dev, d := range s.devices {
+		for start, w := range d.open {
+			out = append(out, s.summary(dev, start, w))
+		}
+	}
+	s.devices = map[string]*deviceWindows{}
+	sortSummaries(out)
+	return out
+}
+
+// windowStart is the start (ms since the epoch) of the window holding t.
+func (s *Tumbling) windowStart(t time.Time) int64 {
+	ms := t.UnixMilli()
+	start := ms / s.windowMs * s.windowMs
+	if ms < 0 && ms%s.windowMs != 0 {
+		start -= s.windowMs // floor for times before 1970
+	}
+	return start
+}
+
+func (s *Tumbling) watermark(d *deviceWindows) time.Time { return d.maxTime.Add(-s.opts.Lateness) }
+
+// fold adds one live reading to w.
+func (s *Tumbling) fold(w *windowAcc, rec *pipeline.Record) {
+	w.count++
+	for i := range w.fields {
+		x := math.NaN()
+		if i < len(rec.Values) {
+			x = rec.Values[i]
+		}
+		w.fields[i].add(x)
+	}
+	if !math.IsNaN(rec.Score) {
+		if w.scored == 0 || rec.Score > w.scoreMax {
+			w.scoreMax = rec.Score
+		}
+		w.scored++
+		w.scoreSum += rec.Score
+		if rec.Anomaly {
+			w.anomalies++
+		}
+	}
+	if rec.Label != "" {
+		if w.labels == nil {
+			w.labels = map[string]int{}
+		}
+		w.labels[rec.Label]++
+	}
+	if rec.Model != "" {
+		w.model = rec.Model
+	}
+}
+
+// summary builds the wire summary of a closed window.
+func (s *Tumbling) summary(dev string, start int64, w *windowAcc) pipeline.Summary {
+	sum := pipeline.Summary{
+		Schema: pipeline.SummarySchema, Version: pipeline.SummaryVersion, Site: s.opts.Site, Device: dev,
+		StartMs: start, EndMs: start + s.windowMs, Count: w.count, Fields: make(map[string]pipeline.FieldStats, len(w.fields)),
+		Scored: w.scored, Anomalies: w.anomalies, Labels: w.labels, Model: w.model, DeadLetters: w.dead,
+	}
+	for i, f := range w.fields {
+		st := pipeline.FieldStats{Missing: f.missing}
+		if f.n > 0 {
+			st.Mean, st.Min, st.Max = ptr(f.mean), ptr(f.min), ptr(f.max)
+			st.Std = ptr(math.Sqrt(f.m2 / float64(f.n)))
+		}
+		sum.Fields[s.opts.Fields[i]] = st
+	}
+	if w.scored > 0 {
+		sum.MaxScore, sum.MeanScore = ptr(w.scoreMax), ptr(w.scoreSum/float64(w.scored))
+	}
+	return sum
+}
+
+func ptr(x float64) *float64 { return &x }
+
+func sortSummaries(out []pipeline.Summary) {
+	slices.SortFunc(out, func(a, b pipeline.Summary) int {
+		if c := strings.Compare(a.Device, b.Device); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.StartMs, b.StartMs)
+	})
+}
