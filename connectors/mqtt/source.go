@@ -1,0 +1,410 @@
+// Package mqtt is edgepipe's MQTT connector: the "mqtt" input (a QoS 1 subscriber with a
+// persistent session and manual acks) and Replay, the publisher that plays recorded
+// sensor streams. It uses paho.mqtt.golang (MQTT 3.1.1).
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+// Config fields of the "mqtt" input.
+const (
+	fieldURL          = "url"
+	fieldTopics       = "topics"
+	fieldQoS          = "qos"
+	fieldClientID     = "client_id"
+	fieldCleanSession = "clean_session"
+	fieldUsername     = "username"
+	fieldPassword     = "password"
+	fieldKeepAlive    = "keepalive"
+	fieldConnectRetry = "connect_retry"
+)
+
+// Defaults of the "mqtt" input.
+const (
+	DefaultKeepAlive    = 30 * time.Second
+	DefaultConnectRetry = 10 * time.Second
+	// disconnectQuiesce is how long Close lets paho finish sending acks (ms).
+	disconnectQuiesce = 250
+	// firstRetry is the first wait before retrying a failed first connection.
+	firstRetry = 250 * time.Millisecond
+	// subackFailure is the SUBACK return code of a refused subscription (MQTT 3.1.1 §3.9.3).
+	subackFailure = 0x80
+)
+
+func init() {
+	pipeline.Register(pipeline.Spec{
+		Kind:    pipeline.KindInput,
+		Name:    "mqtt",
+		Summary: "Subscribe to an MQTT broker with QoS 1, a persistent session and manual acks: a message is acked only after its record is committed (at-least-once; the store makes it exactly-once).",
+		Fields: []pipeline.Field{
+			{Name: fieldURL, Type: pipeline.TypeString, Required: true, Description: "Broker URL: tcp://host:1883 or ssl://host:8883 (also mqtt://, mqtts://, tls://)."},
+			{Name: fieldTopics, Type: pipeline.TypeStrings, Required: true, Description: "Topic filters to subscribe to; MQTT wildcards + (one level) and # (the rest) are allowed, e.g. sensors/+/reading."},
+			{Name: fieldQoS, Type: pipeline.TypeInt, Default: 1, Description: "Subscription QoS: 1 (at-least-once, the default) or 0 (at most once: a message is lost if edgepipe stops before committing it)."},
+			{Name: fieldClientID, Type: pipeline.TypeString, Required: true, Description: "MQTT client id. A fixed id is what makes the session persistent: the broker keeps the subscription and the unacknowledged messages while edgepipe is down. Two running pipelines must not share it."},
+			{Name: fieldCleanSession, Type: pipeline.TypeBool, Default: false, Description: "Start a new session on every connect (the broker forgets queued messages): loses data across restarts; leave false."},
+			{Name: fieldUsername, Type: pipeline.TypeString, Default: "", Description: "User name for the broker, if it requires one."},
+			{Name: fieldPassword, Type: pipeline.TypeString, Default: "", Secret: true, Description: "Password for the broker; use ${VAR} to read it from the environment."},
+			{Name: fieldKeepAlive, Type: pipeline.TypeDuration, Default: DefaultKeepAlive, Description: "MQTT keepalive: the interval of pings that detect a dead connection."},
+			{Name: fieldConnectRetry, Type: pipeline.TypeDuration, Default: DefaultConnectRetry, Description: "Longest wait between reconnection attempts (the wait doubles from 250ms up to this); edgepipe retries for ever."},
+		},
+		Build: build,
+	})
+}
+
+// SourceOptions configure a Source; the fields mirror the "mqtt" input's config fields.
+type SourceOptions struct {
+	URL          string
+	Topics       []string
+	QoS          byte
+	ClientID     string
+	CleanSession bool
+	Username     string
+	Password     string
+	// KeepAlive is the ping interval (default DefaultKeepAlive); ConnectRetry the longest
+	// wait between reconnection attempts (default DefaultConnectRetry).
+	KeepAlive    time.Duration
+	ConnectRetry time.Duration
+}
+
+func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+	o := SourceOptions{
+		URL:          c.String(fieldURL),
+		Topics:       c.Strings(fieldTopics),
+		ClientID:     c.String(fieldClientID),
+		CleanSession: c.Bool(fieldCleanSession),
+		Username:     c.String(fieldUsername),
+		Password:     c.String(fieldPassword),
+		KeepAlive:    c.Duration(fieldKeepAlive),
+		ConnectRetry: c.Duration(fieldConnectRetry),
+	}
+	if err := checkURL(o.URL); err != nil {
+		return nil, c.Errorf(fieldURL, "%v", err)
+	}
+	if len(o.Topics) == 0 {
+		return nil, c.Errorf(fieldTopics, "list at least one topic filter")
+	}
+	for _, t := range o.Topics {
+		if err := checkFilter(t); err != nil {
+			return nil, c.Errorf(fieldTopics, "%v", err)
+		}
+	}
+	switch q := c.Int(fieldQoS); q {
+	case 0, 1:
+		o.QoS = byte(q)
+	default:
+		return nil, c.Errorf(fieldQoS, "%d is not 0 or 1 (QoS 2 is not supported: the store already makes redeliveries harmless)", q)
+	}
+	if strings.TrimSpace(o.ClientID) == "" {
+		return nil, c.Errorf(fieldClientID, "must not be empty: a fixed client id is what makes the session persistent")
+	}
+	if o.KeepAlive < time.Second {
+		return nil, c.Errorf(fieldKeepAlive, "%v is shorter than 1s (MQTT counts keepalive in seconds)", o.KeepAlive)
+	}
+	if o.ConnectRetry <= 0 {
+		return nil, c.Errorf(fieldConnectRetry, "must be positive")
+	}
+	return NewSource(o, env)
+}
+
+// checkURL accepts the schemes of a plain or TLS TCP connection.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", raw, err)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts":
+	default:
+		return fmt.Errorf("%q: scheme %q is not supported (want tcp:// or ssl://)", raw, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}
+
+// checkFilter validates an MQTT topic filter (MQTT 3.1.1 §4.7.1): non-empty, '#' only as
+// the whole last level, '+' only as a whole level.
+func checkFilter(f string) error {
+	if f == "" {
+		return errors.New("empty topic filter")
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return fmt.Errorf("topic filter %q: # must be the whole last level", f)
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return fmt.Errorf("topic filter %q: + must be a whole level", f)
+		}
+	}
+	return nil
+}
+
+// Source is the MQTT input: a paho client subscribed with QoS 1 in a persistent session,
+// acking each message only when its record has been committed.
+//
+// Delivery. Auto-ack is off (ClientOptions.SetAutoAckDisabled): every record carries a
+// pipeline.Ack that calls paho's Message.Ack once the sink has committed it (Record.Done).
+// A message not committed before a crash or a drain is not acked and the broker
+// redelivers it in the next session; the store deduplicates the redelivery.
+//
+// Order and backpressure. Paho's router is used with OrderMatters(true): it calls the
+// handler synchronously on one goroutine, in the order the PUBLISH packets arrived, and
+// the handler sends the record straight into the pipeline's channel. So the pipeline sees
+// each device's readings in broker order (the window operators need it), and when the
+// pipeline is full the handler blocks, paho stops reading the socket, TCP flow control
+// stops the broker, and the backlog stays at the broker, not in this process.
+// OrderMatters(false) was rejected: paho then runs every handler in its own goroutine, so
+// order is lost and a slow pipeline piles up one goroutine per message (paho issue #453
+// recommends it for handlers that block, but only for order-insensitive work), and a
+// single forwarding goroutine cannot restore an order that the scheduler has already
+// shuffled.
+//
+// The cost of blocking: while the handler waits, paho reads nothing, including the
+// PINGRESP, so a pipeline stalled longer than keepalive + 10 s (paho's ping timeout) makes
+// paho drop and re-establish the connection (paho issue #208). Nothing is lost: the
+// connection comes back when the pipeline moves, and messages whose ack was in flight are
+// redelivered (paho drops an ack made after its connection was lost; issue #726). Acks are
+// not affected by the blocked handler: paho sends them from another goroutine. To avoid
+// the stall entirely, cap the broker's in-flight window for this client (Mosquitto
+// max_inflight_messages) at or below the pipeline's buffer.
+type Source struct {
+	opts   SourceOptions
+	log    *slog.Logger
+	m      *pipeline.Metrics
+	client paho.Client
+
+	// fatal receives an error that retrying cannot fix (a refused subscription).
+	fatal chan error
+
+	// mu guards out and draining: the handler holds a read lock while it may send on
+	// out, and Run takes the write lock before it returns, so nothing is sent on out
+	// after Run has returned.
+	mu       sync.RWMutex
+	out      chan<- *pipeline.Record
+	draining bool
+	// drain is closed when Run stops delivering; it unblocks a waiting handler.
+	drain     chan struct{}
+	drainOnce sync.Once
+	closeOnce sync.Once
+}
+
+// NewSource returns an unconnected Source; Run connects. Zero KeepAlive and ConnectRetry
+// take their defaults. env.Log and env.Metrics are used when set.
+func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
+	if o.KeepAlive == 0 {
+		o.KeepAlive = DefaultKeepAlive
+	}
+	if o.ConnectRetry == 0 {
+		o.ConnectRetry = DefaultConnectRetry
+	}
+	if o.ClientID == "" || len(o.Topics) == 0 || o.URL == "" {
+		return nil, errors.New("mqtt source: URL, Topics and ClientID are required")
+	}
+	s := &Source{
+		opts:  o,
+		log:   slog.Default(),
+		fatal: make(chan error, 1),
+		drain: make(chan struct{}),
+	}
+	if env != nil {
+		if env.Log != nil {
+			s.log = env.Log
+		}
+		s.m = env.Metrics
+	}
+	s.log = s.log.With("connector", "mqtt", "client_id", o.ClientID)
+	if o.QoS == 0 || o.CleanSession {
+		s.log.Warn("mqtt input: delivery is at most once (qos 0 or clean_session true): messages are lost when edgepipe stops or the connection drops")
+	}
+
+	po := paho.NewClientOptions().
+		AddBroker(o.URL).
+		SetClientID(o.ClientID).
+		SetUsername(o.Username).
+		SetPassword(o.Password).
+		SetCleanSession(o.CleanSession).
+		SetKeepAlive(o.KeepAlive).
+		SetOrderMatters(true).
+		SetAutoAckDisabled(true).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(o.ConnectRetry).
+		SetConnectRetry(false). // the first connection is retried by Run, which can tell a refusal from an outage
+		SetConnectTimeout(10 * time.Second).
+		SetDefaultPublishHandler(s.handle).
+		SetOnConnectHandler(s.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.setConnected(0)
+			s.log.Warn("mqtt connection lost; reconnecting", "err", err)
+		}).
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
+			s.log.Info("mqtt reconnecting", "url", o.URL)
+		})
+	s.client = paho.NewClient(po)
+	return s, nil
+}
+
+// Run connects, subscribes and delivers every message as a Record (topic, payload,
+// arrival time) to out, in arrival order, until ctx is cancelled; then it stops
+// delivering and returns nil, keeping the connection open for the acks of records still
+// in flight until Close. It does not unsubscribe: the persistent session keeps the
+// subscription and queues new messages for the next run.
+//
+// The first connection is retried with backoff (250 ms doubling to ConnectRetry) while
+// the broker is unreachable; Run returns an error at once when the broker refuses the
+// connection for a reason retrying cannot fix (bad user name or password, not
+// authorized, identifier rejected, protocol version), or refuses a subscription.
+// Later connection losses are repaired by paho's auto-reconnect, for ever.
+func (s *Source) Run(ctx context.Context, out chan<- *pipeline.Record) error {
+	s.mu.Lock()
+	s.out = out
+	s.mu.Unlock()
+	defer s.stopDelivering()
+
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.fatal:
+		return err
+	}
+}
+
+// connect makes the first connection, retrying transient failures until ctx ends.
+func (s *Source) connect(ctx context.Context) error {
+	wait := firstRetry
+	for {
+		tok := s.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return nil
+		}
+		err := tok.Error()
+		if err == nil {
+			return nil
+		}
+		if permanent(err) {
+			return fmt.Errorf("mqtt %s: connection refused: %w (check username, password and the broker's ACL for client id %q)", s.opts.URL, err, s.opts.ClientID)
+		}
+		s.log.Warn("mqtt connect failed; retrying", "url", s.opts.URL, "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+		wait = min(2*wait, s.opts.ConnectRetry)
+	}
+}
+
+// permanent reports whether a CONNACK refusal cannot be fixed by retrying.
+func permanent(err error) bool {
+	for _, p := range []error{packets.ErrorRefusedBadUsernameOrPassword, packets.ErrorRefusedNotAuthorised,
+		packets.ErrorRefusedIDRejected, packets.ErrorRefusedBadProtocolVersion} {
+		if errors.Is(err, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// onConnect (re)subscribes after every connection: with a persistent session the broker
+// still has the subscription, and subscribing again is harmless; with a clean session it
+// is needed. It runs on its own goroutine (paho starts it with go).
+func (s *Source) onConnect(c paho.Client) {
+	s.setConnected(1)
+	filters := make(map[string]byte, len(s.opts.Topics))
+	for _, t := range s.opts.Topics {
+		filters[t] = s.opts.QoS
+	}
+	// A nil callback routes every message to the default handler, so a message that
+	// matches several filters is still handled once, and messages the broker sends from
+	// the stored session before this SUBSCRIBE completes are not missed.
+	tok := s.client.SubscribeMultiple(filters, nil)
+	tok.Wait()
+	if err := tok.Error(); err != nil {
+		s.log.Warn("mqtt subscribe failed; will retry on reconnect", "err", err)
+		return
+	}
+	st, ok := tok.(*paho.SubscribeToken)
+	if !ok {
+		return
+	}
+	for topic, granted := range st.Result() {
+		if granted == subackFailure {
+			select {
+			case s.fatal <- fmt.Errorf("mqtt %s: subscription to %q refused by the broker (not authorized?)", s.opts.URL, topic):
+			default:
+			}
+			return
+		}
+		if granted < s.opts.QoS {
+			s.log.Warn("mqtt broker granted a lower QoS than asked: delivery is at most once", "topic", topic, "granted", granted)
+		}
+	}
+	s.log.Info("mqtt subscribed", "url", s.opts.URL, "topics", s.opts.Topics, "qos", s.opts.QoS)
+}
+
+// handle is paho's message handler; it runs on paho's router goroutine, one message at a
+// time in arrival order, and blocks while the pipeline is full (see Source).
+func (s *Source) handle(_ paho.Client, msg paho.Message) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.draining {
+		return // not acked: the broker redelivers it in the next session
+	}
+	rec := pipeline.NewRecord(msg.Topic(), msg.Payload(), time.Now().UTC(), pipeline.NewAck(msg.Ack))
+	select {
+	case <-s.drain:
+		return
+	default:
+	}
+	select {
+	case s.out <- rec:
+		if s.m != nil {
+			s.m.Received.Inc()
+		}
+	case <-s.drain:
+	}
+}
+
+// stopDelivering ends delivery to out and waits until no handler can send on it.
+func (s *Source) stopDelivering() {
+	s.drainOnce.Do(func() { close(s.drain) })
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+func (s *Source) setConnected(v float64) {
+	if s.m != nil {
+		s.m.Connected.WithLabelValues("mqtt").Set(v)
+	}
+}
+
+// Close stops delivery and disconnects, giving paho 250 ms to send pending acks. Acks
+// made after Close are dropped; their messages are redelivered in the next session.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		s.stopDelivering()
+		s.client.Disconnect(disconnectQuiesce)
+		s.setConnected(0)
+	})
+	return nil
+}
