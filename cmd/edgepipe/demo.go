@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgepipe/edgepipe/configs"
+	"github.com/edgepipe/edgepipe/connectors/embedded"
+	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
+	natsconn "github.com/edgepipe/edgepipe/connectors/nats"
+	"github.com/edgepipe/edgepipe/datasets"
+	"github.com/edgepipe/edgepipe/models"
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+// demoDefaultRate replays the 69,561 shipped readings in about a minute.
+const demoDefaultRate = "1200"
+
+type demoOptions struct {
+	speed    string
+	db       string
+	data     string
+	model    string
+	duration time.Duration
+}
+
+func demoCmd(lf *logFlags) *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline embedded on the shipped NAB recordings and print a report",
+		Long: `demo starts an embedded MQTT broker and NATS server (JetStream) on free local ports,
+replays the NAB realKnownCause recordings as sensors over MQTT (QoS 1), runs the pipeline of
+configs/demo.yaml (decode, clean, normalize, fill, window, autoencoder inference, SQLite,
+daily summaries to JetStream), receives the summaries with a cloud-side subscriber, and ends
+with a report. It trains the model first when the model file is missing.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := lf.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			r, err := runDemo(ctx, o, log)
+			if err != nil {
+				return printConfigErrors(err)
+			}
+			r.print(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.speed, "speed", demoDefaultRate, "replay rate in readings per second across all sensors, or max (as fast as possible)")
+	f.StringVar(&o.db, "db", "", "SQLite file for the results (default: edgepipe.db in a new temporary folder, named in the report)")
+	f.StringVar(&o.data, "data", "", "folder of NAB-format CSV files (timestamp,value) to replay, one sensor each (default: the shipped realKnownCause recordings)")
+	f.StringVar(&o.model, "model", "", "model file; trained and written when missing (default: demo.model in the user cache folder, or beside --db with --data)")
+	f.DurationVar(&o.duration, "duration", 0, "stop the replay after this long (0 = replay everything)")
+	return cmd
+}
+
+// parseRate turns --speed into readings per second (0 = as fast as possible).
+func parseRate(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0) {
+		return 0, fmt.Errorf("--speed: %q is not a positive number of readings per second or max", s)
+	}
+	return v, nil
+}
+
+// demoCounts are updated by the pipeline's hooks and the subscriber.
+type demoCounts struct {
+	stored, dead, summaries atomic.Int64
+	received, duplicates    atomic.Int64
+	bytesOut                atomic.Int64
+}
+
+func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport, error) {
+	rate, err := parseRate(o.speed)
+	if err != nil {
+		return nil, err
+	}
+	streams, err := datasets.ReadNABDir(o.data)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(o.db)
+	if o.db == "" {
+		if dir, err = os.MkdirTemp("", "edgepipe-demo-"); err != nil {
+			return nil, err
+		}
+		o.db = filepath.Join(dir, "edgepipe.db")
+	}
+	if o.model == "" {
+		o.model = filepath.Join(dir, "demo.model")
+		if cache, err := os.UserCacheDir(); err == nil && o.data == "" {
+			o.model = filepath.Join(cache, "edgepipe", "demo.model")
+		}
+	}
+	model, trained, err := loadOrTrain(o.model, streams, log)
+	if err != nil {
+		return nil, err
+	}
+
+	broker, err := embedded.StartMQTT("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+	}
+	defer broker.Close()
+	natsServer, err := embedded.StartNATS(filepath.Join(dir, "nats"))
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	defer natsServer.Close()
+	log.Info("embedded servers up", "mqtt", broker.URL(), "nats", natsServer.URL(), "db", o.db)
+
+	for k, v := range map[string]string{
+		"EDGEPIPE_MQTT_URL": broker.URL(), "EDGEPIPE_NATS_URL": natsServer.URL(), "EDGEPIPE_DB": o.db,
+		"EDGEPIPE_MODEL": o.model, "EDGEPIPE_CLOSE_ON_DRAIN": "true", "EDGEPIPE_CLIENT_ID": "edgepipe-demo",
+	} {
+		os.Setenv(k, v)
+	}
+	data, err := configs.FS.ReadFile("demo.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pipeline.Parse("configs/demo.yaml", data)
+	if err != nil {
+		return nil, err
+	}
+	var counts demoCounts
+	lat := newLatencies()
+	p, err := pipeline.Build(cfg, pipeline.Env{Log: log, Hooks: pipeline.Hooks{
+		Committed: func(recs []*pipeline.Record) {
+			now := time.Now()
+			for _, r := range recs {
+				if r.Dead() {
+					counts.dead.Add(1)
+					continue
+				}
+				counts.stored.Add(1)
+				lat.commit(r.Device, r.Time, now)
+			}
+		},
+		Summarized: func(s []pipeline.Summary) { counts.summaries.Add(int64(len(s))) },
+	}})
+	if err != nil {
+		return nil, err
+	}
+
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- p.Run(pctx) }()
+
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	subDone := make(chan error, 1)
+	go func() { subDone <- subscribeDemo(sctx, natsServer.URL(), &counts) }()
+
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	if o.duration > 0 {
+		rctx, rcancel = context.WithTimeout(ctx, o.duration)
+		defer rcancel()
+	}
+	total := 0
+	for _, s := range streams {
+		total += len(s.Values)
+	}
+	bar := newProgress(total, "replaying")
+	var published atomic.Int64
+	var wg sync.WaitGroup
+	stopBar := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			bar.update(int(counts.stored.Load()+counts.dead.Load()), fmt.Sprintf("published %d, summaries %d", published.Load(), counts.summaries.Load()))
+			select {
+			case <-stopBar:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	start := time.Now()
+	stats, err := mqttconn.Replay(rctx, mqttconn.ReplayOptions{
+		URL: broker.URL(), ClientID: "edgepipe-demo-replay", QoS: 1, Rate: rate, Streams: streams,
+		OnPublish: lat.publish,
+		Progress:  func(done, total int) { published.Store(int64(done)) },
+	})
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		pcancel()
+		<-runDone
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	// Wait until every published reading is committed (stored or dead-lettered).
+	waitFor(ctx, 2*time.Minute, func() bool { return counts.stored.Load()+counts.dead.Load() >= int64(stats.Published) })
+	pcancel()
+	runErr := <-runDone
+	close(stopBar)
+	wg.Wait()
+	bar.finish()
+	if runErr != nil {
+		return nil, fmt.Errorf("pipeline: %w", runErr)
+	}
+	waitFor(ctx, 30*time.Second, func() bool { return counts.received.Load() >= counts.summaries.Load() })
+	scancel()
+	<-subDone
+
+	return buildReport(ctx, reportInput{
+		streams: streams, dbPath: o.db, modelPath: o.model, trained: trained, model: model,
+		published: stats.Published, bytesIn: stats.Bytes, counts: &counts, lat: lat, elapsed: time.Since(start),
+	})
+}
+
+// waitFor polls cond every 50 ms until it holds, ctx ends or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// subscribeDemo is the cloud side: it reads every summary from the JetStream stream and
+// counts them by Nats-Msg-Id (a second copy of an id is a duplicate).
+func subscribeDemo(ctx context.Context, url string, c *demoCounts) error {
+	nc, err := natsconn.Connect(url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		err = natsconn.Subscribe(ctx, nc, natsconn.SubscribeOptions{Stream: "EDGEPIPE", Subject: "edgepipe.>", DeliverAll: true}, func(m natsconn.Received) error {
+			if seen[m.MsgID] {
+				c.duplicates.Add(1)
+			}
+			seen[m.MsgID] = true
+			c.received.Add(1)
+			c.bytesOut.Add(int64(len(m.Raw)))
+			return nil
+		})
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		// The forwarder creates the stream when it first connects; until then, retry.
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// loadOrTrain loads the model file, or trains the demo autoencoder on the streams'
+// probationary periods and writes it there when it is missing.
+func loadOrTrain(path string, streams []datasets.Stream, log *slog.Logger) (*models.Dense, bool, error) {
+	if m, err := models.Load(path); err == nil {
+		return m, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("model %s: %w (delete it to retrain)", path, err)
+	}
+	log.Info("model file missing: training", "path", path)
+	m, err := trainStreams(streams, models.DefaultAnomalyOptions(), "demo")
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, err
+	}
+	if err := m.Save(path); err != nil {
+		return nil, false, err
+	}
+	return m, true, nil
+}

@@ -1,0 +1,297 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+func TestSinkStoresRedeliveryOnce(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	var hooked int
+	env.Hooks.Committed = func(recs []*pipeline.Record) { hooked += len(recs) }
+	var a acks
+	batch := func() []*pipeline.Record {
+		return []*pipeline.Record{a.rec("d1", 0, 21.5, 40), a.rec("d1", time.Second, 21.6, 41), a.rec("d2", 0, 19, math.NaN())}
+	}
+	runAll(t, path, env, batch()...)
+	if got := metric(t, env.Metrics.Stored); got != 3 {
+		t.Fatalf("stored = %v, want 3", got)
+	}
+	if a.n.Load() != 3 || hooked != 3 {
+		t.Fatalf("after first delivery: acks %d, hooked %d, want 3 and 3", a.n.Load(), hooked)
+	}
+	// The broker redelivers the same three messages (the acks were lost in a crash).
+	runAll(t, path, env, batch()...)
+	if got := metric(t, env.Metrics.Duplicates); got != 3 {
+		t.Fatalf("duplicates = %v, want 3", got)
+	}
+	if got := metric(t, env.Metrics.Stored); got != 3 {
+		t.Fatalf("stored after redelivery = %v, want 3", got)
+	}
+	if a.n.Load() != 6 {
+		t.Fatalf("acks = %d, want 6: duplicates are acked too", a.n.Load())
+	}
+	if hooked != 3 {
+		t.Fatalf("Committed hook saw %d records, want 3 (duplicates excluded)", hooked)
+	}
+	if c := counts(t, path); c.Inferences != 3 {
+		t.Fatalf("inferences = %d, want 3", c.Inferences)
+	}
+}
+
+// Dynamic batching: five records already waiting with batch 2 are committed in three
+// transactions (2, 2, 1).
+func TestSinkBatchesWhatIsWaiting(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	s, err := New(Options{Path: path, Batch: 2, Synchronous: SyncFull, BusyTimeout: DefaultBusyTimeout}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var a acks
+	in := make(chan *pipeline.Record, 5)
+	for i := range 5 {
+		in <- a.rec("d1", time.Duration(i)*time.Second, float64(i))
+	}
+	close(in)
+	if err := s.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if tx := metric(t, env.Metrics.CommitSeconds); tx != 3 {
+		t.Fatalf("%v transactions, want 3", tx)
+	}
+	if a.n.Load() != 5 || metric(t, env.Metrics.Stored) != 5 {
+		t.Fatalf("acks %d, stored %v; want 5 and 5", a.n.Load(), metric(t, env.Metrics.Stored))
+	}
+}
+
+func TestSinkKeepsSameTimestampDifferentValues(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	var a acks
+	runAll(t, path, env, a.rec("d1", 0, 1, 2), a.rec("d1", 0, 1, 3), a.rec("d1", 0, 1, 2))
+	var got [][]float64
+	if err := openRO(t, path).Inferences(context.Background(), QueryOptions{Device: "d1"}, func(i Inference) error {
+		got = append(got, i.Values)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0][1] != 2 || got[1][1] != 3 {
+		t.Fatalf("stored values %v, want [[1 2] [1 3]]", got)
+	}
+	if d := metric(t, env.Metrics.Duplicates); d != 1 || a.n.Load() != 3 {
+		t.Fatalf("duplicates %v, acks %d; want 1 and 3", d, a.n.Load())
+	}
+}
+
+func TestSinkDeadLetters(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	var a acks
+	bad := a.dead("decode: invalid JSON: unexpected end of input", `{"t":`)
+	late := a.rec("d7", 5*time.Second, 1)
+	late.Fail("validate: temperature 900 °C out of range [-40, 125]")
+	runAll(t, path, env, bad, a.rec("d1", 0, 1), late)
+	if a.n.Load() != 3 {
+		t.Fatalf("acks = %d, want 3: dead letters are acked once stored", a.n.Load())
+	}
+	var got []DeadLetter
+	if err := openRO(t, path).DeadLetters(context.Background(), 0, func(d DeadLetter) error {
+		got = append(got, d)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d dead letters, want 2", len(got))
+	}
+	// Newest first.
+	if got[0].Reason != late.DeadLetter || got[0].Device != "d7" || !got[0].Time.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("dead letter 0 = %+v", got[0])
+	}
+	if got[1].Reason != bad.DeadLetter || string(got[1].Payload) != `{"t":` || got[1].Topic != "sensors/bad" ||
+		got[1].Device != "" || !got[1].Time.IsZero() || !got[1].At.Equal(t0) {
+		t.Fatalf("dead letter 1 = %+v", got[1])
+	}
+	if n := metric(t, env.Metrics.DeadLetters.WithLabelValues("decode")); n != 1 {
+		t.Fatalf("dead letters{decode} = %v, want 1", n)
+	}
+	if n := metric(t, env.Metrics.DeadLetters.WithLabelValues("validate")); n != 1 {
+		t.Fatalf("dead letters{validate} = %v, want 1", n)
+	}
+	if c := counts(t, path); c.Inferences != 1 || c.DeadLetters != 2 {
+		t.Fatalf("counts %+v, want 1 inference and 2 dead letters", c)
+	}
+}
+
+// errorSignal is a slog handler that closes ch at the first record at level Error.
+type errorSignal struct {
+	slog.Handler
+	ch chan struct{}
+}
+
+func (h *errorSignal) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *errorSignal) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		select {
+		case <-h.ch:
+		default:
+			close(h.ch)
+		}
+	}
+	return nil
+}
+
+// A transaction that fails (here a trigger aborts every insert) acks nothing; the batch
+// is retried and acked once it commits.
+func TestSinkFailedCommitIsNotAcked(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	failed := make(chan struct{})
+	env.Log = slog.New(&errorSignal{Handler: slog.DiscardHandler, ch: failed})
+	s := openSink(t, path, env)
+	defer s.Close()
+
+	admin, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE TRIGGER reject BEFORE INSERT ON inferences BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`); err != nil {
+		t.Fatal(err)
+	}
+
+	var a acks
+	in := make(chan *pipeline.Record, 2)
+	in <- a.rec("d1", 0, 1)
+	in <- a.rec("d1", time.Second, 2)
+	close(in)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background(), in) }()
+
+	<-failed
+	if a.n.Load() != 0 {
+		t.Fatalf("acks = %d after a failed commit, want 0", a.n.Load())
+	}
+	if c := counts(t, path); c.Inferences != 0 {
+		t.Fatalf("inferences = %d after a failed commit, want 0", c.Inferences)
+	}
+	if _, err := admin.Exec(`DROP TRIGGER reject`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if a.n.Load() != 2 || metric(t, env.Metrics.Stored) != 2 {
+		t.Fatalf("after the retry: acks %d, stored %v; want 2 and 2", a.n.Load(), metric(t, env.Metrics.Stored))
+	}
+}
+
+// When the drain timeout cancels ctx while a commit keeps failing, Run returns and the
+// records stay unacked (the broker redelivers them).
+func TestSinkCancelledWhileFailingAcksNothing(t *testing.T) {
+	path := dbPath(t)
+	env := testEnv(nil)
+	failed := make(chan struct{})
+	env.Log = slog.New(&errorSignal{Handler: slog.DiscardHandler, ch: failed})
+	s := openSink(t, path, env)
+	defer s.Close()
+	admin, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE TRIGGER reject BEFORE INSERT ON dead_letters BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`); err != nil {
+		t.Fatal(err)
+	}
+	var a acks
+	in := make(chan *pipeline.Record, 2)
+	in <- a.rec("d1", 0, 1)
+	in <- a.dead("decode: bad", "x")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, in) }()
+	<-failed
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	if a.n.Load() != 0 {
+		t.Fatalf("acks = %d, want 0", a.n.Load())
+	}
+	if c := counts(t, path); c.Inferences != 0 || c.DeadLetters != 0 {
+		t.Fatalf("counts %+v, want nothing stored: the batch is one transaction", c)
+	}
+}
+
+func TestSinkFileModeWALAndSchemaVersion(t *testing.T) {
+	path := dbPath(t)
+	var a acks
+	runAll(t, path, testEnv(nil), a.rec("d1", 0, 1))
+	s := openSink(t, path, testEnv(nil)) // keep it open so the -wal file exists
+	defer s.Close()
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", p, fi.Mode().Perm())
+		}
+	}
+	var mode string
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q (%v), want wal", mode, err)
+	}
+	var sync int
+	if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("synchronous = %d (%v), want 2 (FULL)", sync, err)
+	}
+	var versions []int
+	rows, err := s.db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	rows.Close()
+	if len(versions) != 1 || versions[0] != 1 {
+		t.Fatalf("schema_migrations versions %v, want [1]", versions)
+	}
+}
+
+func TestValuesHashIsFNV1aOfIEEEBits(t *testing.T) {
+	// FNV-1a 64 of the 8 little-endian bytes of 1.0 (0x3FF0000000000000), computed by
+	// hand from the offset basis 0xcbf29ce484222325 and prime 0x100000001b3.
+	h := uint64(0xcbf29ce484222325)
+	for _, b := range []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f} {
+		h ^= uint64(b)
+		h *= 0x100000001b3
+	}
+	if got := valuesHash([]float64{1}); got != int64(h) {
+		t.Fatalf("valuesHash([1]) = %#x, want %#x", uint64(got), h)
+	}
+	if valuesHash([]float64{math.NaN()}) != valuesHash([]float64{math.Float64frombits(0x7ff8000000000001)}) {
+		t.Fatal("two NaN payloads hash differently")
+	}
+	if valuesHash([]float64{1, 2}) == valuesHash([]float64{2, 1}) {
+		t.Fatal("order of values does not change the hash")
+	}
+}
