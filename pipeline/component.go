@@ -17,6 +17,14 @@ type Source interface {
 	Close() error
 }
 
+// Readier is implemented by sources that can tell when they are ready to receive: for
+// MQTT, connected and subscribed (a message published before the first subscription of a
+// new session is not queued for it by the broker).
+type Readier interface {
+	// Ready returns a channel closed once the source is ready.
+	Ready() <-chan struct{}
+}
+
 // Operator is one preprocessing or inference stage.
 type Operator interface {
 	// Run reads records from in until in is closed, and writes them (transformed, or

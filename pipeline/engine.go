@@ -78,6 +78,17 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 // Env returns the environment the components were built with.
 func (p *Pipeline) Env() *Env { return p.env }
 
+// Ready returns a channel closed once the source is ready to receive (see Readier);
+// sources that do not say are ready at once.
+func (p *Pipeline) Ready() <-chan struct{} {
+	if r, ok := p.source.(Readier); ok {
+		return r.Ready()
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
 // Outbox returns the store's outbox, or nil when the store keeps none.
 func (p *Pipeline) Outbox() Outbox {
 	if op, ok := p.sink.(OutboxProvider); ok {

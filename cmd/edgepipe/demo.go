@@ -34,6 +34,11 @@ type demoOptions struct {
 	data     string
 	model    string
 	duration time.Duration
+	// mqtt and nats are external servers' URLs; "" starts the embedded ones.
+	mqtt, nats string
+	// site names the run: summaries go to edgepipe.<site>.summary.<device>, readings to
+	// <site>/<device>/reading, and the MQTT client id is edgepipe-<site>.
+	site string
 }
 
 func demoCmd(lf *logFlags) *cobra.Command {
@@ -67,6 +72,9 @@ with a report. It trains the model first when the model file is missing.`,
 	f.StringVar(&o.data, "data", "", "folder of NAB-format CSV files (timestamp,value) to replay, one sensor each (default: the shipped realKnownCause recordings)")
 	f.StringVar(&o.model, "model", "", "model file; trained and written when missing (default: demo.model in the user cache folder, or beside --db with --data)")
 	f.DurationVar(&o.duration, "duration", 0, "stop the replay after this long (0 = replay everything)")
+	f.StringVar(&o.mqtt, "mqtt", "", "use this MQTT broker (tcp://host:port) instead of the embedded one")
+	f.StringVar(&o.nats, "nats", "", "use this NATS server with JetStream (nats://host:port) instead of the embedded one")
+	f.StringVar(&o.site, "site", "demo", "site name: the summary subjects' second token, the readings' topic root and the MQTT client id's suffix")
 	return cmd
 }
 
@@ -116,21 +124,28 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		return nil, err
 	}
 
-	broker, err := embedded.StartMQTT("127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+	if o.mqtt == "" {
+		broker, err := embedded.StartMQTT("127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+		}
+		defer broker.Close()
+		o.mqtt = broker.URL()
 	}
-	defer broker.Close()
-	natsServer, err := embedded.StartNATS(filepath.Join(dir, "nats"))
-	if err != nil {
-		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	if o.nats == "" {
+		natsServer, err := embedded.StartNATS(filepath.Join(dir, "nats"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS server: %w", err)
+		}
+		defer natsServer.Close()
+		o.nats = natsServer.URL()
 	}
-	defer natsServer.Close()
-	log.Info("embedded servers up", "mqtt", broker.URL(), "nats", natsServer.URL(), "db", o.db)
+	log.Info("servers", "mqtt", o.mqtt, "nats", o.nats, "db", o.db)
 
 	for k, v := range map[string]string{
-		"EDGEPIPE_MQTT_URL": broker.URL(), "EDGEPIPE_NATS_URL": natsServer.URL(), "EDGEPIPE_DB": o.db,
-		"EDGEPIPE_MODEL": o.model, "EDGEPIPE_CLOSE_ON_DRAIN": "true", "EDGEPIPE_CLIENT_ID": "edgepipe-demo",
+		"EDGEPIPE_MQTT_URL": o.mqtt, "EDGEPIPE_NATS_URL": o.nats, "EDGEPIPE_DB": o.db, "EDGEPIPE_SITE": o.site,
+		"EDGEPIPE_MODEL": o.model, "EDGEPIPE_CLOSE_ON_DRAIN": "true", "EDGEPIPE_CLIENT_ID": "edgepipe-" + o.site,
+		"EDGEPIPE_TOPIC_ROOT": o.site,
 	} {
 		os.Setenv(k, v)
 	}
@@ -167,10 +182,21 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	runDone := make(chan error, 1)
 	go func() { runDone <- p.Run(pctx) }()
 
+	// Messages published before the pipeline's first subscription would not be queued
+	// for its session: wait until the source is subscribed.
+	select {
+	case <-p.Ready():
+	case err := <-runDone:
+		return nil, fmt.Errorf("pipeline: %w", err)
+	case <-ctx.Done():
+		pcancel()
+		<-runDone
+		return nil, ctx.Err()
+	}
 	sctx, scancel := context.WithCancel(context.Background())
 	defer scancel()
 	subDone := make(chan error, 1)
-	go func() { subDone <- subscribeDemo(sctx, natsServer.URL(), &counts) }()
+	go func() { subDone <- subscribeDemo(sctx, o.nats, o.site, &counts) }()
 
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
@@ -202,7 +228,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	}()
 	start := time.Now()
 	stats, err := mqttconn.Replay(rctx, mqttconn.ReplayOptions{
-		URL: broker.URL(), ClientID: "edgepipe-demo-replay", QoS: 1, Rate: rate, Streams: streams,
+		URL: o.mqtt, ClientID: "edgepipe-" + o.site + "-replay", Topic: o.site + "/{device}/reading", QoS: 1, Rate: rate, Streams: streams,
 		OnPublish: lat.publish,
 		Progress:  func(done, total int) { published.Store(int64(done)) },
 	})
@@ -245,7 +271,7 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool 
 
 // subscribeDemo is the cloud side: it reads every summary from the JetStream stream and
 // counts them by Nats-Msg-Id (a second copy of an id is a duplicate).
-func subscribeDemo(ctx context.Context, url string, c *demoCounts) error {
+func subscribeDemo(ctx context.Context, url, site string, c *demoCounts) error {
 	nc, err := natsconn.Connect(url)
 	if err != nil {
 		return err
@@ -253,7 +279,7 @@ func subscribeDemo(ctx context.Context, url string, c *demoCounts) error {
 	defer nc.Close()
 	seen := map[string]bool{}
 	for ctx.Err() == nil {
-		err = natsconn.Subscribe(ctx, nc, natsconn.SubscribeOptions{Stream: "EDGEPIPE", Subject: "edgepipe.>", DeliverAll: true}, func(m natsconn.Received) error {
+		err = natsconn.Subscribe(ctx, nc, natsconn.SubscribeOptions{Stream: natsconn.DefaultStream, Subject: natsconn.DefaultSubjectPrefix + "." + natsconn.SanitizeToken(site) + ".>", DeliverAll: true}, func(m natsconn.Received) error {
 			if seen[m.MsgID] {
 				c.duplicates.Add(1)
 			}

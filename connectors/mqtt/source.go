@@ -201,6 +201,9 @@ type Source struct {
 	drain     chan struct{}
 	drainOnce sync.Once
 	closeOnce sync.Once
+	// ready is closed after the first successful subscription.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // NewSource returns an unconnected Source; Run connects. Zero KeepAlive and ConnectRetry
@@ -220,6 +223,7 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 		log:   slog.Default(),
 		fatal: make(chan error, 1),
 		drain: make(chan struct{}),
+		ready: make(chan struct{}),
 	}
 	if env != nil {
 		if env.Log != nil {
@@ -359,7 +363,12 @@ func (s *Source) onConnect(c paho.Client) {
 		}
 	}
 	s.log.Info("mqtt subscribed", "url", s.opts.URL, "topics", s.opts.Topics, "qos", s.opts.QoS)
+	s.readyOnce.Do(func() { close(s.ready) })
 }
+
+// Ready returns a channel closed once the source has connected and its subscription was
+// granted (pipeline.Readier). Until then, a new session's messages are not queued.
+func (s *Source) Ready() <-chan struct{} { return s.ready }
 
 // handle is paho's message handler; it runs on paho's router goroutine, one message at a
 // time in arrival order, and blocks while the pipeline is full (see Source).
