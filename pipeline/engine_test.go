@@ -81,7 +81,7 @@ func (s *testSink) Close() error { return nil }
 type testSummarizer struct{ n atomic.Int64 }
 
 func (t *testSummarizer) Add(recs []*Record) []Summary { t.n.Add(int64(len(recs))); return nil }
-func (t *testSummarizer) Drain() []Summary            { return nil }
+func (t *testSummarizer) Drain() []Summary             { return nil }
 
 var (
 	lastSource *testSource

@@ -27,11 +27,11 @@ type reportInput struct {
 
 // streamHits is how one stream's detections compare with its labelled anomaly windows.
 type streamHits struct {
-	name             string
-	rows             int
-	windows, hit     int
-	detections       int
-	outside          int
+	name         string
+	rows         int
+	windows, hit int
+	detections   int
+	outside      int
 }
 
 type demoReport struct {
