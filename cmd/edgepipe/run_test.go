@@ -172,4 +172,3 @@ func storedCount(t *testing.T, path string) int64 {
 	}
 	return c.Inferences
 }
-
