@@ -17,6 +17,7 @@ type Pipeline struct {
 	ops       []Operator
 	sink      Sink
 	forwarder Forwarder
+	ready     <-chan struct{}
 }
 
 // Build constructs every component of cfg in dependency order (summarizer, operators,
@@ -68,6 +69,13 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 		}
 	}
 	p.source, _ = build(cfg.Input).(Source)
+	if r, ok := p.source.(Readier); ok {
+		p.ready = r.Ready()
+	} else {
+		ready := make(chan struct{})
+		close(ready)
+		p.ready = ready
+	}
 	if len(errs) > 0 {
 		p.Close()
 		return nil, errs
@@ -80,14 +88,7 @@ func (p *Pipeline) Env() *Env { return p.env }
 
 // Ready returns a channel closed once the source is ready to receive (see Readier);
 // sources that do not say are ready at once.
-func (p *Pipeline) Ready() <-chan struct{} {
-	if r, ok := p.source.(Readier); ok {
-		return r.Ready()
-	}
-	c := make(chan struct{})
-	close(c)
-	return c
-}
+func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 
 // Outbox returns the store's outbox, or nil when the store keeps none.
 func (p *Pipeline) Outbox() Outbox {
@@ -115,16 +116,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		chans[i] = make(chan *Record, buf)
 	}
 
-	failed := make(chan error, len(p.ops)+2)
+	// A stage reports its outcome before it closes its output, so that when the sink
+	// has finished every earlier stage's error is already readable.
+	failed := make(chan error, len(p.ops))
 	sinkDone := make(chan error, 1)
 	go func() { sinkDone <- p.sink.Run(hard, chans[len(p.ops)]) }()
 	for i, op := range p.ops {
 		go func() {
-			err := op.Run(hard, chans[i], chans[i+1])
-			close(chans[i+1])
-			if err != nil && hard.Err() == nil {
+			if err := op.Run(hard, chans[i], chans[i+1]); err != nil && hard.Err() == nil {
 				failed <- fmt.Errorf("%s: %w", p.cfg.Pipeline[i].Spec.Name, err)
 			}
+			close(chans[i+1])
 		}()
 	}
 	fctx, fcancel := context.WithCancel(context.Background())
@@ -137,12 +139,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer srcCancel()
 	srcDone := make(chan error, 1)
 	go func() {
-		err := p.source.Run(srcCtx, chans[0])
+		srcDone <- p.source.Run(srcCtx, chans[0])
 		close(chans[0])
-		srcDone <- err
 	}()
 
 	var runErr error
+	sinkEnded := false
 	select {
 	case err := <-srcDone:
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -153,28 +155,41 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		<-srcDone
 		hardCancel()
 	case err := <-sinkDone:
-		runErr = fmt.Errorf("store: stopped early: %v", err)
-		srcCancel()
+		// The sink ends on its own only when its input has closed (the source ended and
+		// every operator flushed), or on a failure.
+		sinkEnded = true
+		if err != nil {
+			runErr = fmt.Errorf("store: %w", err)
+			srcCancel()
+			hardCancel()
+		}
 		<-srcDone
-		hardCancel()
-		sinkDone <- err
 	}
 	drain := p.cfg.Top.Duration(KeyDrainTimeout)
-	deadline := time.NewTimer(drain)
-	defer deadline.Stop()
-	log.Info("draining", "timeout", drain)
-	select {
-	case err := <-sinkDone:
-		if err != nil && runErr == nil && hard.Err() == nil {
-			runErr = fmt.Errorf("store: %w", err)
+	dctx, dcancel := context.WithTimeout(context.Background(), drain)
+	defer dcancel()
+	if !sinkEnded {
+		log.Info("draining", "timeout", drain)
+		select {
+		case err := <-sinkDone:
+			if err != nil && runErr == nil && hard.Err() == nil {
+				runErr = fmt.Errorf("store: %w", err)
+			}
+		case <-dctx.Done():
+			log.Warn("drain timeout: records still in flight are not committed and not acked; the broker redelivers them", "timeout", drain)
+			hardCancel()
+			<-sinkDone
 		}
-	case <-deadline.C:
-		log.Warn("drain timeout: records still in flight are not committed and not acked; the broker redelivers them", "timeout", drain)
-		hardCancel()
-		<-sinkDone
+	}
+	select {
+	case err := <-failed:
+		if runErr == nil {
+			runErr = err
+		}
+	default:
 	}
 	if p.forwarder != nil {
-		p.flushOutbox(deadline.C)
+		p.flushOutbox(dctx)
 		fcancel()
 		if err := <-fwdDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
 			runErr = fmt.Errorf("output: %w", err)
@@ -183,8 +198,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return runErr
 }
 
-// flushOutbox waits until the outbox is empty or the drain deadline passes.
-func (p *Pipeline) flushOutbox(deadline <-chan time.Time) {
+// flushOutbox waits until the outbox is empty or ctx (the drain deadline) ends.
+func (p *Pipeline) flushOutbox(ctx context.Context) {
 	ob := p.Outbox()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -194,7 +209,7 @@ func (p *Pipeline) flushOutbox(deadline <-chan time.Time) {
 			return
 		}
 		select {
-		case <-deadline:
+		case <-ctx.Done():
 			p.env.Log.Warn("drain timeout: summaries left in the outbox are forwarded at the next start", "outbox", n)
 			return
 		case <-tick.C:

@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,5 +219,94 @@ func TestSplitAcksOnceAllPartsDone(t *testing.T) {
 	parts[1].Done()
 	if acked != 1 {
 		t.Fatalf("acked %d times, want 1", acked)
+	}
+}
+
+// stuckSink never commits: it waits until the drain timeout cancels it. Its outbox always
+// holds one entry that nothing forwards.
+type stuckSink struct{}
+
+func (stuckSink) Run(ctx context.Context, in <-chan *Record) error { <-ctx.Done(); return ctx.Err() }
+func (stuckSink) Close() error                                     { return nil }
+func (stuckSink) Outbox() Outbox                                   { return stuckOutbox{} }
+
+type stuckOutbox struct{}
+
+func (stuckOutbox) Pending(context.Context, int) ([]OutboxEntry, error) { return nil, nil }
+func (stuckOutbox) Remove(context.Context, []int64) error               { return nil }
+func (stuckOutbox) Len(context.Context) (int, error)                    { return 1, nil }
+func (stuckOutbox) Notify() <-chan struct{}                             { return nil }
+
+type idleForwarder struct{}
+
+func (idleForwarder) Run(ctx context.Context, ob Outbox) error { <-ctx.Done(); return nil }
+func (idleForwarder) Close() error                             { return nil }
+
+// flushFails is an operator whose final flush fails after its input closed.
+type flushFails struct{}
+
+func (flushFails) Run(ctx context.Context, in <-chan *Record, out chan<- *Record) error {
+	for r := range in {
+		out <- r
+	}
+	return errors.New("flush failed")
+}
+
+func init() {
+	Register(Spec{Kind: KindStore, Name: "stuck", Build: func(c *Conf, env *Env) (any, error) { return stuckSink{}, nil }})
+	Register(Spec{Kind: KindOutput, Name: "idle", Build: func(c *Conf, env *Env) (any, error) { return idleForwarder{}, nil }})
+	Register(Spec{Kind: KindOperator, Name: "flushfails", Build: func(c *Conf, env *Env) (any, error) { return flushFails{}, nil }})
+}
+
+func build(t *testing.T, yaml string) *Pipeline {
+	t.Helper()
+	cfg, err := Parse("p.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Regression: after a drain timeout, Run waited for ever for an outbox that never
+// empties (it reused the drain timer, which had already fired).
+func TestRunReturnsAfterDrainTimeoutWithOutboxLeft(t *testing.T) {
+	p := build(t, "site: s\nfields: [v]\ndrain_timeout: 50ms\ninput: {type: test, count: 3}\nstore: {type: stuck}\nsummarize: {type: test}\noutput: {type: idle}\n")
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still blocked 10 s after a 50 ms drain timeout")
+	}
+	if n := lastSource.acked.Load(); n != 0 {
+		t.Fatalf("%d records acked by a sink that committed nothing", n)
+	}
+}
+
+// Regression: a clean end of a bounded source was sometimes reported as "store: stopped
+// early: <nil>" (the sink finished before Run saw the source's result).
+func TestRunBoundedEndIsNeverAnError(t *testing.T) {
+	for i := 0; i < 300; i++ {
+		p := build(t, "site: s\nfields: [v]\ninput: {type: test, count: 0}\nstore: {type: test}\nsummarize: {type: test}\n")
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+}
+
+// Regression: an operator error during the drain (its final flush) was dropped and Run
+// returned nil.
+func TestRunReportsOperatorErrorDuringDrain(t *testing.T) {
+	p := build(t, "site: s\nfields: [v]\ninput: {type: test, count: 5}\npipeline: [{type: flushfails}]\nstore: {type: test}\nsummarize: {type: test}\n")
+	err := p.Run(context.Background())
+	if err == nil || err.Error() != "flushfails: flush failed" {
+		t.Fatalf("Run = %v, want flushfails: flush failed", err)
 	}
 }
