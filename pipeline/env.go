@@ -26,9 +26,10 @@ type Env struct {
 // Hooks are callbacks a sink calls after durable events. They run on the sink's
 // goroutine and must be quick.
 type Hooks struct {
-	// Committed is called after a transaction with the records it newly stored
-	// (duplicates excluded), including dead letters, before they are acked.
-	Committed func(recs []*Record)
+	// Committed is called after a transaction with the records it newly stored,
+	// including dead letters, and the number of redelivered records it found already
+	// stored (duplicates, not stored again), before they are acked.
+	Committed func(recs []*Record, duplicates int)
 	// Summarized is called after summaries and their outbox rows were committed.
 	Summarized func(sums []Summary)
 }

@@ -23,6 +23,10 @@ type Record struct {
 	Payload []byte
 	// Received is the wall-clock arrival time at the source (UTC).
 	Received time.Time
+	// Part is the record's index among the records split from one message (Split); 0
+	// for a message that carries one reading. With Topic and Payload it identifies a
+	// record across redeliveries.
+	Part int
 
 	// Device is the sensor id, verbatim (it may contain any UTF-8, including '.', '*', '>').
 	Device string
@@ -86,6 +90,7 @@ func (r *Record) Split(n int) []*Record {
 		c := *r
 		c.Values = nil
 		c.Features = nil
+		c.Part = r.Part + i
 		out[i] = &c
 	}
 	out[0] = r

@@ -92,10 +92,18 @@ func parseRate(s string) (float64, error) {
 
 // demoCounts are updated by the pipeline's hooks and the subscriber.
 type demoCounts struct {
-	stored, dead, summaries atomic.Int64
-	received, duplicates    atomic.Int64
-	bytesOut                atomic.Int64
+	// stored, dead and redelivered are this run's readings newly stored, newly
+	// dead-lettered, and found already stored (a --db reused from an earlier run).
+	stored, dead, redelivered atomic.Int64
+	// summaries and summarized are this run's summaries and the readings they cover.
+	summaries, summarized atomic.Int64
+	// received and duplicates are the subscriber's summaries and repeated Nats-Msg-Ids.
+	received, duplicates atomic.Int64
+	bytesOut             atomic.Int64
 }
+
+// committed is how many published readings the pipeline has finished with.
+func (c *demoCounts) committed() int64 { return c.stored.Load() + c.dead.Load() + c.redelivered.Load() }
 
 func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport, error) {
 	rate, err := parseRate(o.speed)
@@ -133,7 +141,14 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		o.mqtt = broker.URL()
 	}
 	if o.nats == "" {
-		natsServer, err := embedded.StartNATS(filepath.Join(dir, "nats"))
+		// The embedded server's JetStream store lives for this run only, so the
+		// subscriber counts this run's summaries.
+		natsDir, err := os.MkdirTemp("", "edgepipe-demo-nats-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(natsDir)
+		natsServer, err := embedded.StartNATS(natsDir)
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS server: %w", err)
 		}
@@ -160,7 +175,8 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	var counts demoCounts
 	lat := newLatencies()
 	p, err := pipeline.Build(cfg, pipeline.Env{Log: log, Hooks: pipeline.Hooks{
-		Committed: func(recs []*pipeline.Record) {
+		Committed: func(recs []*pipeline.Record, duplicates int) {
+			counts.redelivered.Add(int64(duplicates))
 			now := time.Now()
 			for _, r := range recs {
 				if r.Dead() {
@@ -171,7 +187,12 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 				lat.commit(r.Device, r.Time, now)
 			}
 		},
-		Summarized: func(s []pipeline.Summary) { counts.summaries.Add(int64(len(s))) },
+		Summarized: func(sums []pipeline.Summary) {
+			counts.summaries.Add(int64(len(sums)))
+			for _, s := range sums {
+				counts.summarized.Add(int64(s.Count))
+			}
+		},
 	}})
 	if err != nil {
 		return nil, err
@@ -218,7 +239,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			bar.update(int(counts.stored.Load()+counts.dead.Load()), fmt.Sprintf("published %d, summaries %d", published.Load(), counts.summaries.Load()))
+			bar.update(int(counts.committed()), fmt.Sprintf("published %d, summaries %d", published.Load(), counts.summaries.Load()))
 			select {
 			case <-stopBar:
 				return
@@ -238,7 +259,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	// Wait until every published reading is committed (stored or dead-lettered).
-	waitFor(ctx, 2*time.Minute, func() bool { return counts.stored.Load()+counts.dead.Load() >= int64(stats.Published) })
+	waitFor(ctx, 2*time.Minute, func() bool { return counts.committed() >= int64(stats.Published) })
 	pcancel()
 	runErr := <-runDone
 	close(stopBar)

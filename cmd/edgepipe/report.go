@@ -106,15 +106,19 @@ func (r *demoReport) print(w io.Writer) {
 	}
 	tput := 0.0
 	if r.span > 0 {
-		tput = float64(r.db.Inferences) / r.span.Seconds()
+		tput = float64(c.committed()) / r.span.Seconds()
 	}
 	fmt.Fprintln(w, "\nedgepipe demo report")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  database\t%s\n", r.in.dbPath)
+	fmt.Fprintf(tw, "  file\t%s\n", r.in.dbPath)
 	fmt.Fprintf(tw, "  model\t%s version %s (%s: %s), window %d\n", meta.Name, meta.Version, how, r.in.modelPath, meta.Window)
-	fmt.Fprintf(tw, "  readings\tpublished %d, stored %d, dead-lettered %d\n", r.in.published, r.db.Inferences, r.db.DeadLetters)
-	fmt.Fprintf(tw, "  summaries\tproduced %d (covering %d readings), received by the subscriber %d (duplicates %d), left in the outbox %d\n",
-		r.db.Summaries, r.db.Summarized, c.received.Load(), c.duplicates.Load(), r.db.Outbox)
+	fmt.Fprintf(tw, "  readings\tpublished %d, stored %d, dead-lettered %d", r.in.published, c.stored.Load(), c.dead.Load())
+	if n := c.redelivered.Load(); n > 0 {
+		fmt.Fprintf(tw, ", already stored by an earlier run %d", n)
+	}
+	fmt.Fprintf(tw, "\n  summaries\tproduced %d (covering %d readings), received by the subscriber %d (duplicates %d), left in the outbox %d\n",
+		c.summaries.Load(), c.summarized.Load(), c.received.Load(), c.duplicates.Load(), r.db.Outbox)
+	fmt.Fprintf(tw, "  database\t%d readings, %d dead letters, %d summaries in all\n", r.db.Inferences, r.db.DeadLetters, r.db.Summaries)
 	fmt.Fprintf(tw, "  bytes\tin over MQTT %d (payloads), out over NATS %d (payloads): %.1f× less\n", r.in.bytesIn, c.bytesOut.Load(), ratio)
 	fmt.Fprintf(tw, "  throughput\t%.0f readings/s (first publish to last commit: %.1f s)\n", tput, r.span.Seconds())
 	fmt.Fprintf(tw, "  latency\tp50 %.1f ms, p99 %.1f ms (publish → commit)\n", ms(r.p50), ms(r.p99))

@@ -31,6 +31,14 @@ func valuesHash(vals []float64) int64 {
 	return int64(h.Sum64())
 }
 
+// payloadHash is the 64-bit FNV-1a hash of a raw payload, as int64: with the topic and
+// the record's Part it identifies a dead letter, so a redelivered one is stored once.
+func payloadHash(b []byte) int64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return int64(h.Sum64())
+}
+
 // appendValues appends vals as a JSON array; non-finite values (NaN = missing) are null.
 func appendValues(b []byte, vals []float64) []byte {
 	b = append(b, '[')

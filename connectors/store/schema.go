@@ -34,8 +34,11 @@ var migrations = []string{
 		topic   TEXT    NOT NULL,
 		reason  TEXT    NOT NULL,
 		payload BLOB,
+		phash   INTEGER NOT NULL,
+		part    INTEGER NOT NULL,
 		device  TEXT,
-		ts      INTEGER
+		ts      INTEGER,
+		UNIQUE (topic, phash, part)
 	);
 	CREATE INDEX dead_letters_device_ts ON dead_letters (device, ts);
 	CREATE TABLE summaries (

@@ -16,8 +16,8 @@ const (
 	insertInference = `INSERT OR IGNORE INTO inferences
 		(device, ts, vhash, vals, score, anomaly, label, model, topic, received, committed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertDeadLetter = `INSERT INTO dead_letters (at, topic, reason, payload, device, ts)
-		VALUES (?, ?, ?, ?, ?, ?)`
+	insertDeadLetter = `INSERT OR IGNORE INTO dead_letters (at, topic, reason, payload, phash, part, device, ts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Sink is the sqlite store: a pipeline.Sink that commits records in transactions of up
@@ -151,8 +151,8 @@ func (s *Sink) process(ctx context.Context, batch []*pipeline.Record) error {
 	}
 	s.metrics.Stored.Add(float64(stored))
 	s.metrics.Duplicates.Add(float64(dups))
-	if h := s.env.Hooks.Committed; h != nil && len(committed) > 0 {
-		h(committed)
+	if h := s.env.Hooks.Committed; h != nil && (len(committed) > 0 || dups > 0) {
+		h(committed, dups)
 	}
 	for _, r := range batch {
 		r.Done()
@@ -199,8 +199,17 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 			if !r.Time.IsZero() {
 				ts = r.Time.UnixNano()
 			}
-			if _, err = dl.ExecContext(ctx, at, r.Topic, r.DeadLetter, r.Payload, nullString(r.Device), ts); err != nil {
-				return nil, 0, fmt.Errorf("dead letter: %w", err)
+			res, e := dl.ExecContext(ctx, at, r.Topic, r.DeadLetter, r.Payload, payloadHash(r.Payload), r.Part, nullString(r.Device), ts)
+			if e != nil {
+				return nil, 0, fmt.Errorf("dead letter: %w", e)
+			}
+			n, e := res.RowsAffected()
+			if e != nil {
+				return nil, 0, e
+			}
+			if n == 0 {
+				dups++ // a redelivered dead letter: stored once
+				continue
 			}
 			committed = append(committed, r)
 			continue

@@ -17,7 +17,7 @@ func TestSinkStoresRedeliveryOnce(t *testing.T) {
 	path := dbPath(t)
 	env := testEnv(nil)
 	var hooked int
-	env.Hooks.Committed = func(recs []*pipeline.Record) { hooked += len(recs) }
+	env.Hooks.Committed = func(recs []*pipeline.Record, _ int) { hooked += len(recs) }
 	var a acks
 	batch := func() []*pipeline.Record {
 		return []*pipeline.Record{a.rec("d1", 0, 21.5, 40), a.rec("d1", time.Second, 21.6, 41), a.rec("d2", 0, 19, math.NaN())}
@@ -293,5 +293,44 @@ func TestValuesHashIsFNV1aOfIEEEBits(t *testing.T) {
 	}
 	if valuesHash([]float64{1, 2}) == valuesHash([]float64{2, 1}) {
 		t.Fatal("order of values does not change the hash")
+	}
+}
+
+// Regression: a redelivered dead letter was stored (and counted in its window's summary)
+// once per delivery. Parts of one split message are distinct dead letters.
+func TestSinkStoresRedeliveredDeadLetterOnce(t *testing.T) {
+	path := dbPath(t)
+	var a acks
+	badIn := func() *pipeline.Record {
+		r := a.rec("d1", 10*time.Second, 1)
+		r.Payload = []byte(`{"ts": 1, "value": "x"}`)
+		return r.Fail("decode: value: not a number")
+	}
+	split := func() []*pipeline.Record {
+		parts := pipeline.NewRecord("sensors/d2", []byte(`[1,2]`), t0, pipeline.NewAck(func() { a.n.Add(1) })).Split(2)
+		parts[0].Fail("decode: element 0: not an object")
+		parts[1].Fail("decode: element 1: not an object")
+		return parts
+	}
+	var dups int
+	env := testEnv(newMinuteSummarizer("plant1", true))
+	env.Hooks.Committed = func(_ []*pipeline.Record, d int) { dups += d }
+	runAll(t, path, env, append(split(), badIn())...)
+	env = testEnv(newMinuteSummarizer("plant1", true))
+	env.Hooks.Committed = func(_ []*pipeline.Record, d int) { dups += d }
+	runAll(t, path, env, append(split(), badIn(), a.rec("d1", 70*time.Second, 2))...)
+	if c := counts(t, path); c.DeadLetters != 3 {
+		t.Fatalf("%d dead letters, want 3 (1 message + 2 parts of another, each once)", c.DeadLetters)
+	}
+	if dups != 3 {
+		t.Fatalf("duplicates reported to the hook: %d, want 3", dups)
+	}
+	if a.n.Load() != 5 { // run 1: the split message and the bad one; run 2: those again and a reading
+		t.Fatalf("acks %d, want 5: every delivery is acked, duplicates too", a.n.Load())
+	}
+	var sum []pipeline.Summary
+	openRO(t, path).Summaries(context.Background(), "d1", func(s pipeline.Summary) error { sum = append(sum, s); return nil })
+	if len(sum) != 2 || sum[0].DeadLetters != 1 {
+		t.Fatalf("summaries of d1 %+v: want the first window with 1 dead letter", sum)
 	}
 }
