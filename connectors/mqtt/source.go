@@ -340,11 +340,23 @@ func (s *Source) onConnect(c paho.Client) {
 	// A nil callback routes every message to the default handler, so a message that
 	// matches several filters is still handled once, and messages the broker sends from
 	// the stored session before this SUBSCRIBE completes are not missed.
-	tok := s.client.SubscribeMultiple(filters, nil)
-	tok.Wait()
-	if err := tok.Error(); err != nil {
-		s.log.Warn("mqtt subscribe failed; will retry on reconnect", "err", err)
-		return
+	var tok paho.Token
+	for wait := firstRetry; ; wait = min(2*wait, s.opts.ConnectRetry) {
+		tok = s.client.SubscribeMultiple(filters, nil)
+		tok.Wait()
+		err := tok.Error()
+		if err == nil {
+			break
+		}
+		if !s.client.IsConnectionOpen() {
+			return // the next connection subscribes again
+		}
+		s.log.Warn("mqtt subscribe failed; retrying", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-s.drain:
+			return
+		}
 	}
 	st, ok := tok.(*paho.SubscribeToken)
 	if !ok {
