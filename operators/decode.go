@@ -16,13 +16,16 @@ import (
 
 // Config field names and values of the decode operator.
 const (
-	typeDecode     = "decode"
-	fieldFormat    = "format"
-	fieldDevice    = "device"
-	fieldTimeField = "time_field"
-	fieldTimeUnit  = "time_unit"
-	fieldTimeFrom  = "time_from"
-	fieldMap       = "map"
+	typeDecode      = "decode"
+	fieldFormat     = "format"
+	fieldDevice     = "device"
+	fieldTimeField  = "time_field"
+	fieldTimeUnit   = "time_unit"
+	fieldTimeFrom   = "time_from"
+	fieldMap        = "map"
+	fieldMaxPayload = "max_payload"
+	fieldMaxFuture  = "max_future"
+	fieldMaxPast    = "max_past"
 
 	devicePrefixTopic = "topic:"
 	devicePrefixField = "field:"
@@ -52,6 +55,22 @@ const (
 	TimeFromArrival = "arrival"
 )
 
+// Defaults of the decode fields max_payload and max_future.
+const (
+	// DefaultMaxPayload is the default largest payload, in bytes (256 KiB).
+	DefaultMaxPayload = 256 << 10
+	// DefaultMaxFuture is how far after its arrival an event time may be by default.
+	DefaultMaxFuture = time.Hour
+)
+
+// minTime and maxTime bound the event times representable as int64 ns since the Unix
+// epoch (time.Time.UnixNano): 1677-09-21T00:12:43.145224192Z to
+// 2262-04-11T23:47:16.854775807Z.
+var (
+	minTime = time.Unix(0, math.MinInt64).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
 func init() {
 	pipeline.Register(pipeline.Spec{
 		Kind:    pipeline.KindOperator,
@@ -69,15 +88,24 @@ func init() {
 				Description: "field: event time from time_field; arrival: the time the message arrived (for sensors without a clock)."},
 			{Name: fieldMap, Type: pipeline.TypeStringMap,
 				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name)."},
+			{Name: fieldMaxPayload, Type: pipeline.TypeInt, Default: DefaultMaxPayload,
+				Description: "Largest payload in bytes; a larger one is dead-lettered before parsing. 0: no limit."},
+			{Name: fieldMaxFuture, Type: pipeline.TypeDuration, Default: DefaultMaxFuture,
+				Description: "Dead-letter a reading whose event time is more than this after its arrival (a sensor clock set in the future would hold its windows' watermark). 0: no limit."},
+			{Name: fieldMaxPast, Type: pipeline.TypeDuration, Default: time.Duration(0),
+				Description: "Dead-letter a reading whose event time is more than this before its arrival. 0: no limit (replays of historical data)."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			d, err := NewDecode(env.Fields, DecodeOptions{
-				Format:    c.String(fieldFormat),
-				Device:    c.String(fieldDevice),
-				TimeField: c.String(fieldTimeField),
-				TimeUnit:  c.String(fieldTimeUnit),
-				TimeFrom:  c.String(fieldTimeFrom),
-				Map:       c.StringMap(fieldMap),
+				Format:     c.String(fieldFormat),
+				Device:     c.String(fieldDevice),
+				TimeField:  c.String(fieldTimeField),
+				TimeUnit:   c.String(fieldTimeUnit),
+				TimeFrom:   c.String(fieldTimeFrom),
+				Map:        c.StringMap(fieldMap),
+				MaxPayload: c.Int(fieldMaxPayload),
+				MaxFuture:  c.Duration(fieldMaxFuture),
+				MaxPast:    c.Duration(fieldMaxPast),
 			})
 			if err != nil {
 				return nil, confError(c, fieldDevice, err)
@@ -87,7 +115,9 @@ func init() {
 	})
 }
 
-// DecodeOptions configure NewDecode; an empty string selects the field's default.
+// DecodeOptions configure NewDecode; an empty string selects the field's default, and
+// a zero limit (MaxPayload, MaxFuture, MaxPast) means no limit; the registered YAML
+// defaults are DefaultMaxPayload, DefaultMaxFuture and no max_past.
 type DecodeOptions struct {
 	// Format is FormatAuto (default), FormatJSON or FormatMsgpack.
 	Format string
@@ -101,13 +131,22 @@ type DecodeOptions struct {
 	TimeFrom string
 	// Map maps a pipeline field to its payload key when they differ.
 	Map map[string]string
+	// MaxPayload is the largest payload in bytes (0: no limit, ≥ 0).
+	MaxPayload int
+	// MaxFuture and MaxPast bound how far after and before its arrival
+	// (Record.Received) a reading's event time may be (0: no bound, ≥ 0).
+	MaxFuture, MaxPast time.Duration
 }
 
 // Decode is the decode operator: it turns a raw JSON or msgpack payload into a reading
 // (Record.Device, Time in UTC, Values with one entry per pipeline field, NaN when the
 // key is missing or null). A JSON or msgpack array of objects yields one record per
 // element, sharing the message's ack (Record.Split). A payload that cannot be decoded is
-// dead-lettered with a reason starting "decode: ".
+// dead-lettered with a reason starting "decode: ": one larger than MaxPayload, malformed
+// JSON or msgpack (msgpack is checked by checkMsgpack before it is decoded, so a hostile
+// header cannot exhaust memory or stack; encoding/json stops at 10000 nested levels), or
+// a reading whose event time is not representable as int64 ns (before 1677-09-21 or after
+// 2262-04-11) or lies outside MaxFuture/MaxPast of its arrival.
 type Decode struct {
 	fields    []string
 	keys      []string // payload key per field
@@ -117,13 +156,26 @@ type Decode struct {
 	timeField string
 	timeUnit  string
 	arrival   bool
+
+	maxPayload         int
+	maxFuture, maxPast time.Duration
 }
 
 // NewDecode returns a decode operator for a pipeline with the given fields. It returns
-// an *OptionError for a malformed device spec, an unknown enum value, or a map entry
-// naming a field that is not in fields.
+// an *OptionError for a malformed device spec, an unknown enum value, a negative limit,
+// or a map entry naming a field that is not in fields.
 func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
-	d := &Decode{fields: fields, format: or(o.Format, FormatAuto), timeField: or(o.TimeField, "ts"), timeUnit: or(o.TimeUnit, UnitAuto)}
+	d := &Decode{fields: fields, format: or(o.Format, FormatAuto), timeField: or(o.TimeField, "ts"), timeUnit: or(o.TimeUnit, UnitAuto),
+		maxPayload: o.MaxPayload, maxFuture: o.MaxFuture, maxPast: o.MaxPast}
+	if o.MaxPayload < 0 {
+		return nil, optionErrorf(fieldMaxPayload, "%d: want ≥ 0 bytes (0: no limit)", o.MaxPayload)
+	}
+	if o.MaxFuture < 0 {
+		return nil, optionErrorf(fieldMaxFuture, "%v: want ≥ 0 (0: no limit)", o.MaxFuture)
+	}
+	if o.MaxPast < 0 {
+		return nil, optionErrorf(fieldMaxPast, "%v: want ≥ 0 (0: no limit)", o.MaxPast)
+	}
 	switch d.format {
 	case FormatAuto, FormatJSON, FormatMsgpack:
 	default:
@@ -182,41 +234,48 @@ func (d *Decode) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<-
 				return nil
 			}
 		}
-		if rec.Dead() {
-			if err := send(ctx, out, rec); err != nil {
+		for _, r := range d.decode(rec) {
+			if err := send(ctx, out, r); err != nil {
 				return err
 			}
-			continue
-		}
-		v, reason := d.parse(rec.Payload)
-		switch v := v.(type) {
-		case nil:
-			rec.Fail(reason)
-		case map[string]any:
-			d.fill(rec, v)
-		case []any:
-			for i, r := range rec.Split(len(v)) {
-				if obj, ok := v[i].(map[string]any); ok {
-					d.fill(r, obj)
-				} else {
-					r.Fail(fmt.Sprintf("decode: array element %d is %s, not an object", i, typeName(v[i])))
-				}
-				if err := send(ctx, out, r); err != nil {
-					return err
-				}
-			}
-			continue
-		default:
-			rec.Fail(fmt.Sprintf("decode: payload is %s, not an object", typeName(v)))
-		}
-		if err := send(ctx, out, rec); err != nil {
-			return err
 		}
 	}
 }
 
+// decode turns one record into the records to send on: rec itself (decoded, failed, or
+// passed through when already dead), or one record per element of an array payload.
+func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
+	if rec.Dead() {
+		return []*pipeline.Record{rec}
+	}
+	if d.maxPayload > 0 && len(rec.Payload) > d.maxPayload {
+		return []*pipeline.Record{rec.Fail(fmt.Sprintf("decode: payload of %d bytes exceeds max_payload %d", len(rec.Payload), d.maxPayload))}
+	}
+	v, reason := d.parse(rec.Payload)
+	switch v := v.(type) {
+	case nil:
+		rec.Fail(reason)
+	case map[string]any:
+		d.fill(rec, v)
+	case []any:
+		recs := rec.Split(len(v))
+		for i, r := range recs {
+			if obj, ok := v[i].(map[string]any); ok {
+				d.fill(r, obj)
+			} else {
+				r.Fail(fmt.Sprintf("decode: array element %d is %s, not an object", i, typeName(v[i])))
+			}
+		}
+		return recs
+	default:
+		rec.Fail(fmt.Sprintf("decode: payload is %s, not an object", typeName(v)))
+	}
+	return []*pipeline.Record{rec}
+}
+
 // parse decodes a payload into a map[string]any, a non-empty []any or another value to
-// reject; on failure it returns nil and the dead-letter reason.
+// reject; on failure it returns nil and the dead-letter reason. A msgpack payload is
+// checked with checkMsgpack first.
 func (d *Decode) parse(p []byte) (any, string) {
 	trimmed := bytes.TrimLeft(p, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -240,15 +299,14 @@ func (d *Decode) parse(p []byte) (any, string) {
 			return nil, "decode: invalid JSON: trailing data after the value"
 		}
 	} else {
-		r := bytes.NewReader(p)
-		dec := msgpack.NewDecoder(r)
+		if err := checkMsgpack(p); err != nil {
+			return nil, "decode: invalid msgpack: " + err.Error()
+		}
+		dec := msgpack.NewDecoder(bytes.NewReader(p))
 		dec.UseLooseInterfaceDecoding(true)
 		var err error
 		if v, err = dec.DecodeInterfaceLoose(); err != nil {
 			return nil, "decode: invalid msgpack: " + err.Error()
-		}
-		if r.Len() > 0 {
-			return nil, fmt.Sprintf("decode: invalid msgpack: %d trailing bytes after the value", r.Len())
 		}
 	}
 	switch v := v.(type) {
@@ -264,7 +322,8 @@ func (d *Decode) parse(p []byte) (any, string) {
 
 // fill sets rec's Device, Time and Values from one payload object, or fails it. Device
 // and Time are set as soon as they are known, so a reading failing later still counts
-// as a dead letter in its window's summary.
+// as a dead letter in its window's summary; a time rejected by checkTime is not set, so
+// such a reading is in no window.
 func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 	dev, reason := d.device(rec.Topic, obj)
 	if reason != "" {
@@ -272,21 +331,24 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 		return
 	}
 	rec.Device = dev
-	if d.arrival {
-		rec.Time = rec.Received.UTC()
-	} else {
+	t := rec.Received.UTC()
+	if !d.arrival {
 		raw, ok := obj[d.timeField]
 		if !ok || raw == nil {
 			rec.Fail(fmt.Sprintf("decode: missing timestamp field %q", d.timeField))
 			return
 		}
-		t, err := parseTime(raw, d.timeUnit)
-		if err != nil {
+		var err error
+		if t, err = parseTime(raw, d.timeUnit); err != nil {
 			rec.Fail(fmt.Sprintf("decode: bad timestamp %q: %v", d.timeField, err))
 			return
 		}
-		rec.Time = t
 	}
+	if reason := d.checkTime(t, rec.Received); reason != "" {
+		rec.Fail(reason)
+		return
+	}
+	rec.Time = t
 	rec.Values = make([]float64, len(d.fields))
 	for i, key := range d.keys {
 		raw, ok := obj[key]
@@ -301,6 +363,25 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 		}
 		rec.Values[i] = x
 	}
+}
+
+// checkTime returns the dead-letter reason for an event time t that is not representable
+// as int64 ns, or that lies more than maxFuture after or maxPast before the arrival
+// time; "" when t is accepted. A zero arrival time (unknown) skips the arrival bounds.
+func (d *Decode) checkTime(t, arrival time.Time) string {
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Sprintf("decode: time %s is outside the representable range (1678–2262)", t.Format(time.RFC3339Nano))
+	}
+	if arrival.IsZero() {
+		return ""
+	}
+	if ahead := t.Sub(arrival); d.maxFuture > 0 && ahead > d.maxFuture {
+		return fmt.Sprintf("decode: event time %s is %v after arrival (max_future %v)", t.Format(time.RFC3339Nano), ahead, d.maxFuture)
+	}
+	if behind := arrival.Sub(t); d.maxPast > 0 && behind > d.maxPast {
+		return fmt.Sprintf("decode: event time %s is %v before arrival (max_past %v)", t.Format(time.RFC3339Nano), behind, d.maxPast)
+	}
+	return ""
 }
 
 // device returns the record's device id or a dead-letter reason.

@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -63,7 +64,7 @@ func TestDecodeTimestamps(t *testing.T) {
 		{`"2023-11-14T22:13:20Z"`, UnitRFC3339, base},
 		{`"1700000000123"`, "", base.Add(123 * time.Millisecond)},
 		{`1700000000`, UnitMs, time.UnixMilli(1700000000).UTC()},
-		{`1700000000000`, UnitS, time.Unix(1700000000000, 0).UTC()},
+		{`1700000000000`, UnitUs, time.UnixMicro(1700000000000).UTC()},
 	} {
 		d := newDecode(t, DecodeOptions{TimeUnit: tc.unit})
 		r := decodeOne(t, d, "s/x", []byte(`{"ts":`+tc.ts+`,"temp":1}`))
@@ -201,5 +202,182 @@ func TestDecodePassesDeadRecords(t *testing.T) {
 	got := runOp(t, newDecode(t, DecodeOptions{}), r)
 	if len(got) != 1 || got[0].DeadLetter != "source: too large" || got[0].Device != "" {
 		t.Errorf("dead record changed: %+v", got[0])
+	}
+}
+
+// hostileMsgpack are payloads whose headers made msgpack/v5 allocate or recurse without
+// bound (a fatal, unrecoverable error that killed the process at every redelivery).
+var hostileMsgpack = []struct {
+	name    string
+	payload []byte
+	want    string
+}{
+	{"array32 of 4 billion", []byte("\xdd\xff\xff\xff\xff"), "decode: invalid msgpack: 4294967295 elements declared at byte 0 exceed the 0 bytes left"},
+	{"map32 of 4 billion", []byte("\xdf\xff\xff\xff\xff"), "decode: invalid msgpack: 8589934590 elements declared at byte 0 exceed the 0 bytes left"},
+	{"4 MB of nested arrays", bytes.Repeat([]byte{0x91}, 4<<20), "decode: invalid msgpack: nesting deeper than 64 at byte 64"},
+	{"str32 of 4 GB", []byte("\xdb\xff\xff\xff\xffab"), "decode: invalid msgpack: length 4294967295 at byte 0 exceeds the 2 bytes left"},
+	{"array16 in a map", []byte("\x81\xa1a\xdc\xff\xff\x01"), "decode: invalid msgpack: 65535 elements declared at byte 3 exceed the 1 bytes left"},
+}
+
+func TestDecodeMsgpackHostileHeaders(t *testing.T) {
+	d := newDecode(t, DecodeOptions{}) // no max_payload: the structure check alone must hold
+	for _, tc := range hostileMsgpack {
+		r := decodeOne(t, d, "s/a", tc.payload)
+		if r.DeadLetter != tc.want {
+			t.Errorf("%s: reason %q, want %q", tc.name, r.DeadLetter, tc.want)
+		}
+	}
+}
+
+// TestDecodeMsgpackNestingLimit: 64 nested levels pass the structure check (and fail as
+// not an object), 65 do not.
+func TestDecodeMsgpackNestingLimit(t *testing.T) {
+	d := newDecode(t, DecodeOptions{})
+	ok := append(bytes.Repeat([]byte{0x91}, 63), 0x80) // 63 arrays around an empty map
+	if r := decodeOne(t, d, "s/a", ok); r.DeadLetter != "decode: array element 0 is an array, not an object" {
+		t.Errorf("64 levels: reason %q", r.DeadLetter)
+	}
+	deep := append(bytes.Repeat([]byte{0x91}, 64), 0x80)
+	if r := decodeOne(t, d, "s/a", deep); r.DeadLetter != "decode: invalid msgpack: nesting deeper than 64 at byte 64" {
+		t.Errorf("65 levels: reason %q", r.DeadLetter)
+	}
+}
+
+// TestDecodeJSONDeepNesting: encoding/json stops at 10000 nested levels with an error,
+// so 4 MB of '[' is a dead letter, not a stack overflow.
+func TestDecodeJSONDeepNesting(t *testing.T) {
+	r := decodeOne(t, newDecode(t, DecodeOptions{}), "s/a", bytes.Repeat([]byte{'['}, 4<<20))
+	if want := "decode: invalid JSON: invalid character '[' exceeded max depth"; r.DeadLetter != want {
+		t.Errorf("reason %q, want %q", r.DeadLetter, want)
+	}
+}
+
+func TestDecodeMaxPayload(t *testing.T) {
+	payload := []byte(`{"ts":1700000000,"temp":1}`) // 26 bytes
+	if r := decodeOne(t, newDecode(t, DecodeOptions{MaxPayload: 25}), "s/a", payload); r.DeadLetter != "decode: payload of 26 bytes exceeds max_payload 25" {
+		t.Errorf("over the limit: reason %q", r.DeadLetter)
+	}
+	for _, limit := range []int{26, 0} {
+		if r := decodeOne(t, newDecode(t, DecodeOptions{MaxPayload: limit}), "s/a", payload); r.Dead() || r.Values[0] != 1 {
+			t.Errorf("max_payload %d: dead %q values %v", limit, r.DeadLetter, r.Values)
+		}
+	}
+	// The registered default (256 KiB) rejects the 4 MB bombs before any parsing.
+	d := buildDecode(t, "{type: decode}")
+	for _, p := range [][]byte{bytes.Repeat([]byte{0x91}, 4<<20), bytes.Repeat([]byte{'['}, 4<<20)} {
+		if r := decodeOne(t, d, "s/a", p); r.DeadLetter != "decode: payload of 4194304 bytes exceeds max_payload 262144" {
+			t.Errorf("default limit: reason %q", r.DeadLetter)
+		}
+	}
+}
+
+// buildDecode builds a decode operator from a config file's pipeline entry op.
+func buildDecode(t *testing.T, op string) *Decode {
+	t.Helper()
+	cfg, err := pipeline.Parse("p.yaml", []byte(strings.Split(testConfig, "pipeline:\n")[0]+"pipeline:\n  - "+op+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Pipeline[0]
+	v, err := c.Spec.Build(c, &pipeline.Env{Fields: decodeFields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(*Decode)
+}
+
+func TestDecodeRegisteredDefaultsAndErrors(t *testing.T) {
+	d := buildDecode(t, "{type: decode}")
+	if d.maxPayload != 262144 || d.maxFuture != time.Hour || d.maxPast != 0 {
+		t.Errorf("defaults: max_payload %d max_future %v max_past %v, want 262144 1h 0", d.maxPayload, d.maxFuture, d.maxPast)
+	}
+	d = buildDecode(t, "{type: decode, max_payload: 0, max_future: 0s, max_past: 48h}")
+	if d.maxPayload != 0 || d.maxFuture != 0 || d.maxPast != 48*time.Hour {
+		t.Errorf("set: max_payload %d max_future %v max_past %v, want 0 0 48h", d.maxPayload, d.maxFuture, d.maxPast)
+	}
+	for _, tc := range []struct {
+		opts  DecodeOptions
+		field string
+	}{
+		{DecodeOptions{MaxPayload: -1}, fieldMaxPayload},
+		{DecodeOptions{MaxFuture: -time.Second}, fieldMaxFuture},
+		{DecodeOptions{MaxPast: -time.Second}, fieldMaxPast},
+	} {
+		_, err := NewDecode(decodeFields, tc.opts)
+		if oe, ok := err.(*OptionError); !ok || oe.Field != tc.field {
+			t.Errorf("%+v: error %v, want an OptionError on %s", tc.opts, err, tc.field)
+		}
+	}
+}
+
+// TestDecodeTimeOutsideInt64Nanoseconds: the store keys on int64 ns, where year 2300
+// wrapped silently to 1715; such times are dead letters, with no Time (in no window).
+func TestDecodeTimeOutsideInt64Nanoseconds(t *testing.T) {
+	d := newDecode(t, DecodeOptions{})
+	for _, tc := range []struct {
+		ts, want string
+	}{
+		{`10413792000`, "decode: time 2300-01-01T00:00:00Z is outside the representable range (1678–2262)"},
+		{`-10000000000`, "decode: time 1653-02-10T06:13:20Z is outside the representable range (1678–2262)"},
+		{`"9999-12-31T23:59:59Z"`, "decode: time 9999-12-31T23:59:59Z is outside the representable range (1678–2262)"},
+		{`"2262-04-11T23:47:16.854775808Z"`, "decode: time 2262-04-11T23:47:16.854775808Z is outside the representable range (1678–2262)"},
+		{`"1677-09-21T00:12:43.145224191Z"`, "decode: time 1677-09-21T00:12:43.145224191Z is outside the representable range (1678–2262)"},
+		{`"2262-04-11T23:47:16.854775807Z"`, ""},
+		{`"1677-09-21T00:12:43.145224192Z"`, ""},
+	} {
+		r := decodeOne(t, d, "s/a", []byte(`{"ts":`+tc.ts+`,"temp":1}`))
+		if r.DeadLetter != tc.want {
+			t.Errorf("ts %s: reason %q, want %q", tc.ts, r.DeadLetter, tc.want)
+			continue
+		}
+		if tc.want != "" && (!r.Time.IsZero() || r.Device != "a") {
+			t.Errorf("ts %s: time %v device %q, want no time and device a", tc.ts, r.Time, r.Device)
+		}
+		if tc.want == "" && r.Time.UnixNano() != map[bool]int64{true: math.MaxInt64, false: math.MinInt64}[r.Time.Year() == 2262] {
+			t.Errorf("ts %s: %d ns, want the int64 bound", tc.ts, r.Time.UnixNano())
+		}
+	}
+	// A msgpack timestamp extension is checked too.
+	payload, err := msgpack.Marshal(map[string]any{"ts": time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := decodeOne(t, d, "s/a", payload); r.DeadLetter != "decode: time 3000-01-01T00:00:00Z is outside the representable range (1678–2262)" {
+		t.Errorf("msgpack timestamp: reason %q", r.DeadLetter)
+	}
+}
+
+// TestDecodeMaxFuture: a reading stamped by a clock set in the future is a dead letter
+// (it would hold the device's watermark there); historical replays stay accepted unless
+// max_past is set. decodeOne's arrival time is 2024-05-01T12:00:00Z.
+func TestDecodeMaxFuture(t *testing.T) {
+	arrival := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		opts DecodeOptions
+		ts   string
+		want string
+	}{
+		{DecodeOptions{MaxFuture: time.Hour}, `"2024-05-01T13:00:00Z"`, ""},
+		{DecodeOptions{MaxFuture: time.Hour}, `"2024-05-01T13:00:01Z"`, "decode: event time 2024-05-01T13:00:01Z is 1h0m1s after arrival (max_future 1h0m0s)"},
+		{DecodeOptions{MaxFuture: time.Hour}, `"2100-01-01T00:00:00Z"`, "decode: event time 2100-01-01T00:00:00Z is 663300h0m0s after arrival (max_future 1h0m0s)"},
+		{DecodeOptions{MaxFuture: time.Hour}, `"2004-02-28T00:00:00Z"`, ""}, // a replay of 2004 data
+		{DecodeOptions{}, `"2100-01-01T00:00:00Z"`, ""},                     // 0: no limit
+		{DecodeOptions{MaxPast: 24 * time.Hour}, `"2024-04-30T12:00:00Z"`, ""},
+		{DecodeOptions{MaxPast: 24 * time.Hour}, `"2024-04-30T11:59:59Z"`, "decode: event time 2024-04-30T11:59:59Z is 24h0m1s before arrival (max_past 24h0m0s)"},
+	} {
+		r := decodeOne(t, newDecode(t, tc.opts), "s/a", []byte(`{"ts":`+tc.ts+`,"temp":1}`))
+		if r.DeadLetter != tc.want || tc.want != "" && !r.Time.IsZero() {
+			t.Errorf("%+v ts %s: reason %q time %v, want %q", tc.opts, tc.ts, r.DeadLetter, r.Time, tc.want)
+		}
+	}
+	// time_from arrival ignores the payload's clock: the reading is at its arrival.
+	d := newDecode(t, DecodeOptions{TimeFrom: TimeFromArrival, MaxFuture: time.Hour, MaxPast: time.Second})
+	if r := decodeOne(t, d, "s/a", []byte(`{"ts":"2100-01-01T00:00:00Z","temp":1}`)); r.Dead() || !r.Time.Equal(arrival) {
+		t.Errorf("time_from arrival: time %v dead %q, want %v", r.Time, r.DeadLetter, arrival)
+	}
+	// An unknown arrival time (zero Received) skips the arrival bounds.
+	got := runOp(t, newDecode(t, DecodeOptions{MaxFuture: time.Hour}), pipeline.NewRecord("s/a", []byte(`{"ts":1700000000}`), time.Time{}, nil))
+	if got[0].Dead() || got[0].Time.Unix() != 1700000000 {
+		t.Errorf("zero arrival: time %v dead %q", got[0].Time, got[0].DeadLetter)
 	}
 }

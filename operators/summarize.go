@@ -88,16 +88,24 @@ type deviceWindows struct {
 type windowAcc struct {
 	count, scored, anomalies, dead int
 	fields                         []welford
-	scoreSum, scoreMax             float64
+	scores                         welford // the finite scores
+	scoreMax                       float64
 	labels                         map[string]int
 	model                          string
 }
 
 // welford is a running mean and sum of squared deviations (Welford 1962), min, max and
-// the count of missing values of one field.
+// the count of missing (non-finite) values of one field. Mean and m2 are kept scaled by
+// 2^-exp, where 2^exp is the smallest power of two above the first non-zero |x|, raised
+// whenever a larger |x| arrives: the scaled values lie in (−1, 1), so no intermediate
+// overflows for finite inputs (1e308 and −1e308 give mean 0 and std 1e308, where the
+// unscaled update overflows to −Inf and NaN) and tiny ones do not underflow (1e-300 and
+// 3e-300 give std 1e-300, not 0). Scaling by a power of two is exact, so for values of
+// ordinary magnitude the results equal the unscaled algorithm's.
 type welford struct {
 	n, missing int
-	mean, m2   float64
+	exp        int     // scale exponent: mean = smean·2^exp, m2 = sm2·2^(2·exp)
+	smean, sm2 float64 // scaled running mean and sum of squared deviations
 	min, max   float64
 }
 
@@ -106,16 +114,40 @@ func (w *welford) add(x float64) {
 		w.missing++
 		return
 	}
+	// |x| < 2^e; while every value so far is 0, any scale is exact, so take x's.
+	if _, e := math.Frexp(x); x != 0 && (e > w.exp || w.smean == 0 && w.sm2 == 0) {
+		w.smean = math.Ldexp(w.smean, w.exp-e)
+		w.sm2 = math.Ldexp(w.sm2, 2*(w.exp-e))
+		w.exp = e
+	}
+	xs := math.Ldexp(x, -w.exp)
 	w.n++
-	d := x - w.mean
-	w.mean += d / float64(w.n)
-	w.m2 += d * (x - w.mean)
+	d := xs - w.smean
+	w.smean += d / float64(w.n)
+	w.sm2 += d * (xs - w.smean)
 	if w.n == 1 || x < w.min {
 		w.min = x
 	}
 	if w.n == 1 || x > w.max {
 		w.max = x
 	}
+}
+
+// mean is the mean of the finite values added (NaN when there are none).
+func (w *welford) mean() float64 {
+	if w.n == 0 {
+		return math.NaN()
+	}
+	return math.Ldexp(w.smean, w.exp)
+}
+
+// std is the population standard deviation (ddof = 0) of the finite values added (NaN
+// when there are none).
+func (w *welford) std() float64 {
+	if w.n == 0 {
+		return math.NaN()
+	}
+	return math.Ldexp(math.Sqrt(w.sm2/float64(w.n)), w.exp)
 }
 
 // NewTumbling returns a tumbling-window summarizer. It returns an *OptionError when the
@@ -229,7 +261,7 @@ func (s *Tumbling) fold(w *windowAcc, rec *pipeline.Record) {
 			w.scoreMax = rec.Score
 		}
 		w.scored++
-		w.scoreSum += rec.Score
+		w.scores.add(rec.Score)
 		if rec.Anomaly {
 			w.anomalies++
 		}
@@ -255,18 +287,27 @@ func (s *Tumbling) summary(dev string, start int64, w *windowAcc) pipeline.Summa
 	for i, f := range w.fields {
 		st := pipeline.FieldStats{Missing: f.missing}
 		if f.n > 0 {
-			st.Mean, st.Min, st.Max = ptr(f.mean), ptr(f.min), ptr(f.max)
-			st.Std = ptr(math.Sqrt(f.m2 / float64(f.n)))
+			st.Mean, st.Min, st.Max, st.Std = finite(f.mean()), finite(f.min), finite(f.max), finite(f.std())
 		}
 		sum.Fields[s.opts.Fields[i]] = st
 	}
 	if w.scored > 0 {
-		sum.MaxScore, sum.MeanScore = ptr(w.scoreMax), ptr(w.scoreSum/float64(w.scored))
+		sum.MaxScore = finite(w.scoreMax)
+		if w.scores.missing == 0 { // an infinite score makes the mean infinite: nil
+			sum.MeanScore = finite(w.scores.mean())
+		}
 	}
 	return sum
 }
 
-func ptr(x float64) *float64 { return &x }
+// finite returns a pointer to x, or nil when x is NaN or ±Inf (pipeline.Summary never
+// encodes a non-finite number).
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
 
 func sortSummaries(out []pipeline.Summary) {
 	slices.SortFunc(out, func(a, b pipeline.Summary) int {

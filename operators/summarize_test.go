@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -196,3 +197,48 @@ func TestTumblingOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTumblingExtremeValuesStayFinite: finite readings near ±MaxFloat64 overflowed the
+// unscaled Welford update (1e308 and −1e308 gave mean −Inf and std NaN, which JSON cannot
+// encode); the scaled update keeps every statistic finite, and a statistic that is truly
+// infinite (an infinite score) is nil.
+func TestTumblingExtremeValuesStayFinite(t *testing.T) {
+	s := newTumbling(t, 0, true)
+	m := math.MaxFloat64
+	recs := []*pipeline.Record{reading("a", 1, 1e308, m), reading("a", 2, -1e308, m), reading("b", 1, 1e-300, -m), reading("b", 2, 3e-300, m)}
+	recs[0].Score, recs[1].Score = 1e308, 1e308 // the old running sum overflowed to +Inf
+	recs[2].Score, recs[3].Score = 0.5, math.Inf(1)
+	s.Add(recs)
+	out := s.Drain()
+	if len(out) != 2 {
+		t.Fatalf("drained %d windows, want 2", len(out))
+	}
+	a, b := out[0], out[1]
+	for _, tc := range []struct {
+		name                string
+		st                  pipeline.FieldStats
+		mean, std, min, max float64
+	}{
+		{"a temp", a.Fields["temp"], 0, 1e308, -1e308, 1e308},
+		{"a hum", a.Fields["hum"], m, 0, m, m},
+		{"b temp", b.Fields["temp"], 2e-300, 1e-300, 1e-300, 3e-300},
+		{"b hum", b.Fields["hum"], 0, m, -m, m},
+	} {
+		if !closeTo(val(tc.st.Mean), tc.mean) || !closeTo(val(tc.st.Std), tc.std) || val(tc.st.Min) != tc.min || val(tc.st.Max) != tc.max {
+			t.Errorf("%s: mean %v std %v min %v max %v, want %v %v %v %v", tc.name,
+				val(tc.st.Mean), val(tc.st.Std), val(tc.st.Min), val(tc.st.Max), tc.mean, tc.std, tc.min, tc.max)
+		}
+	}
+	if val(a.MaxScore) != 1e308 || val(a.MeanScore) != 1e308 {
+		t.Errorf("a scores: max %v mean %v, want 1e308 1e308", val(a.MaxScore), val(a.MeanScore))
+	}
+	if b.Scored != 2 || b.MaxScore != nil || b.MeanScore != nil {
+		t.Errorf("b scores: scored %d max %v mean %v, want 2 nil nil", b.Scored, b.MaxScore, b.MeanScore)
+	}
+	if _, err := json.Marshal(out); err != nil {
+		t.Errorf("summaries do not encode as JSON: %v", err)
+	}
+}
+
+// closeTo reports whether a is within 1e-15 relative of b.
+func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-15*math.Abs(b) }
