@@ -59,8 +59,9 @@ func Load(path string) (*Config, error) {
 }
 
 type parser struct {
-	file string
-	errs ConfigErrors
+	file   string
+	lookup func(string) (string, bool)
+	errs   ConfigErrors
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -73,7 +74,13 @@ func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, 
 // ${VAR} or ${VAR:-default}, replaced from the environment; an unset variable without a
 // default is an error.
 func Parse(file string, data []byte) (*Config, error) {
-	p := &parser{file: file}
+	return ParseEnv(file, data, os.LookupEnv)
+}
+
+// ParseEnv is Parse with the variables of ${VAR} references looked up by lookup instead
+// of in the process environment.
+func ParseEnv(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	p := &parser{file: file, lookup: lookup}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, ConfigErrors{yamlError(file, err)}
@@ -252,7 +259,7 @@ func (p *parser) scalar(f Field, n *yaml.Node) (string, bool) {
 	ok := true
 	s := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 		m := envRef.FindStringSubmatch(ref)
-		if v, set := os.LookupEnv(m[1]); set {
+		if v, set := p.lookup(m[1]); set {
 			return v
 		}
 		if m[2] != "" {

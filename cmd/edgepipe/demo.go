@@ -157,18 +157,21 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	}
 	log.Info("servers", "mqtt", o.mqtt, "nats", o.nats, "db", o.db)
 
-	for k, v := range map[string]string{
+	vars := map[string]string{
 		"EDGEPIPE_MQTT_URL": o.mqtt, "EDGEPIPE_NATS_URL": o.nats, "EDGEPIPE_DB": o.db, "EDGEPIPE_SITE": o.site,
 		"EDGEPIPE_MODEL": o.model, "EDGEPIPE_CLOSE_ON_DRAIN": "true", "EDGEPIPE_CLIENT_ID": "edgepipe-" + o.site,
 		"EDGEPIPE_TOPIC_ROOT": o.site,
-	} {
-		os.Setenv(k, v)
 	}
 	data, err := configs.FS.ReadFile("demo.yaml")
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pipeline.Parse("configs/demo.yaml", data)
+	cfg, err := pipeline.ParseEnv("configs/demo.yaml", data, func(k string) (string, bool) {
+		if v, ok := vars[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	})
 	if err != nil {
 		return nil, err
 	}
