@@ -34,6 +34,16 @@ type Operator interface {
 	Run(ctx context.Context, in <-chan *Record, out chan<- *Record) error
 }
 
+// FeatureStage is implemented by operators that build or consume Record.Features, so
+// that Build can check a pipeline's feature widths before it runs (a window of 8 feeding
+// a model that takes 16 would dead-letter every reading).
+type FeatureStage interface {
+	// FeatureWidth returns the width of Features after this stage given the width before
+	// it (-1 when no earlier stage has set Features), or an error when the stage cannot
+	// take that width.
+	FeatureWidth(in int) (int, error)
+}
+
 // Sink is the terminal stage that commits records durably (the SQLite store). After a
 // commit it calls Done on every record so the source acks the message.
 type Sink interface {

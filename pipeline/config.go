@@ -28,7 +28,7 @@ var TopFields = []Field{
 	{Name: KeyName, Type: TypeString, Default: "edgepipe", Description: "Pipeline name, used in logs and metrics."},
 	{Name: KeySite, Type: TypeString, Required: true, Description: "Site (gateway) name: the second token of every summary subject and part of its Nats-Msg-Id."},
 	{Name: KeyFields, Type: TypeStrings, Required: true, Description: "The reading's fields, in order: Record.Values[i] is fields[i]."},
-	{Name: KeyBuffer, Type: TypeInt, Default: 1024, Description: "Capacity (records) of each channel between stages; a full channel blocks the stage before it (backpressure)."},
+	{Name: KeyBuffer, Type: TypeInt, Default: 1024, Min: AtLeast(1), Description: "Capacity (records) of each channel between stages; a full channel blocks the stage before it (backpressure)."},
 	{Name: KeyDrainTimeout, Type: TypeDuration, Default: 30 * time.Second, Description: "On SIGINT/SIGTERM, how long to wait for in-flight records to be committed and acked and the outbox forwarded before stopping anyway (what was not committed is not acked)."},
 }
 
@@ -80,6 +80,16 @@ func Parse(file string, data []byte) (*Config, error) {
 // ParseEnv is Parse with the variables of ${VAR} references looked up by lookup instead
 // of in the process environment.
 func ParseEnv(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg, errs := parse(file, data, lookup)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// parse returns what parsed cleanly (nil when the file is not a YAML mapping; a section
+// whose own fields have errors is left nil) and every error found.
+func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, ConfigErrors) {
 	p := &parser{file: file, lookup: lookup}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -144,14 +154,21 @@ func ParseEnv(file string, data []byte, lookup func(string) (string, bool)) (*Co
 			p.errorf(root, "missing required section %q", k)
 		}
 	}
-	if seen[KeyFields] && len(top.Strings(KeyFields)) == 0 {
-		p.errorf(root, "fields: list at least one field")
+	if top.Has(KeyFields) {
+		fields := top.Strings(KeyFields)
+		if len(fields) == 0 {
+			p.errorf(root, "fields: list at least one field")
+		}
+		dup := map[string]bool{}
+		for _, f := range fields {
+			if dup[f] {
+				p.errs = append(p.errs, &ConfigError{Pos: top.pos[KeyFields], Msg: fmt.Sprintf("fields: %q is listed twice", f)})
+			}
+			dup[f] = true
+		}
 	}
 	cfg.Top = top
-	if len(p.errs) > 0 {
-		return nil, p.errs
-	}
-	return cfg, nil
+	return cfg, p.errs
 }
 
 func topKeys() []string {
@@ -196,6 +213,7 @@ func (p *parser) component(kind Kind, n *yaml.Node) *Conf {
 		return nil
 	}
 	c := &Conf{Spec: spec, Pos: p.pos(n), vals: map[string]any{}, pos: map[string]Pos{}}
+	before := len(p.errs)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -216,10 +234,10 @@ func (p *parser) component(kind Kind, n *yaml.Node) *Conf {
 			p.errorf(k, "%s %s: unknown key %q (want one of %s)", kind, spec.Name, k.Value, strings.Join(names, ", "))
 			continue
 		}
-		before := len(p.errs)
+		mark := len(p.errs)
 		val, ok := p.value(f, v)
 		if !ok {
-			for _, e := range p.errs[before:] {
+			for _, e := range p.errs[mark:] {
 				e.Msg = fmt.Sprintf("%s %s: %s", kind, spec.Name, e.Msg)
 			}
 			continue
@@ -235,6 +253,9 @@ func (p *parser) component(kind Kind, n *yaml.Node) *Conf {
 		if f.Required && !seen[f.Name] {
 			p.errorf(n, "%s %s: missing required key %q: %s", kind, spec.Name, f.Name, f.Description)
 		}
+	}
+	if len(p.errs) > before {
+		return nil
 	}
 	return c
 }
@@ -270,6 +291,19 @@ func (p *parser) scalar(f Field, n *yaml.Node) (string, bool) {
 		return ""
 	})
 	return s, ok
+}
+
+// inBounds reports whether v is within f's Min and Max, recording an error if not.
+func (p *parser) inBounds(f Field, n *yaml.Node, v float64) bool {
+	switch {
+	case f.Min != nil && v < *f.Min:
+		p.errorf(n, "%s: %v is below the minimum %v", f.Name, v, *f.Min)
+	case f.Max != nil && v > *f.Max:
+		p.errorf(n, "%s: %v is above the maximum %v", f.Name, v, *f.Max)
+	default:
+		return true
+	}
+	return false
 }
 
 // value converts node n to field f's Go type.
@@ -361,14 +395,14 @@ func (p *parser) value(f Field, n *yaml.Node) (any, bool) {
 			p.errorf(n, "%s: %q is not an integer", f.Name, s)
 			return nil, false
 		}
-		return v, true
+		return v, p.inBounds(f, n, float64(v))
 	case TypeFloat:
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			p.errorf(n, "%s: %q is not a finite number", f.Name, s)
 			return nil, false
 		}
-		return v, true
+		return v, p.inBounds(f, n, v)
 	case TypeBool:
 		v, err := strconv.ParseBool(s)
 		if err != nil {

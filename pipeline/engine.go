@@ -38,6 +38,9 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, env: &env}
 	var errs ConfigErrors
 	build := func(c *Conf) any {
+		if c == nil {
+			return nil // a section with parse errors (Lint)
+		}
 		v, err := c.Spec.Build(c, p.env)
 		var ce *ConfigError
 		var ces ConfigErrors
@@ -56,9 +59,20 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 	if s, ok := build(cfg.Summarize).(Summarizer); ok {
 		p.env.Summarizer = s
 	}
+	width := -1
 	for _, c := range cfg.Pipeline {
-		if op, ok := build(c).(Operator); ok {
-			p.ops = append(p.ops, op)
+		op, ok := build(c).(Operator)
+		if !ok {
+			continue
+		}
+		p.ops = append(p.ops, op)
+		if fs, ok := op.(FeatureStage); ok && width != -2 {
+			w, err := fs.FeatureWidth(width)
+			if err != nil {
+				errs = append(errs, &ConfigError{Pos: c.Pos, Msg: fmt.Sprintf("pipeline %s: %v", c.Spec.Name, err)})
+				w = -2 // unknown from here on: report the first mismatch only
+			}
+			width = w
 		}
 	}
 	p.sink, _ = build(cfg.Store).(Sink)

@@ -310,3 +310,34 @@ func TestRunReportsOperatorErrorDuringDrain(t *testing.T) {
 		t.Fatalf("Run = %v, want flushfails: flush failed", err)
 	}
 }
+
+// Lint reports parse errors (unknown keys, bounds) and the build errors of the components
+// that parsed, together and sorted by position.
+func TestLintReportsParseAndBuildErrorsTogether(t *testing.T) {
+	errs := Lint("l.yaml", []byte(`site: s
+fields: [v, v]
+buffer: 0
+input: {type: test, count: -1}
+pipeline:
+  - {type: scale, scale: 2, colour: red}
+store: {type: test}
+summarize: {type: test}
+`))
+	want := []string{
+		`l.yaml:2:9: fields: "v" is listed twice`,
+		`l.yaml:3:9: buffer: 0 is below the minimum 1`,
+		`l.yaml:4:28: input test: count: must be ≥ 0`,
+		`l.yaml:6:29: pipeline scale: unknown key "colour"`,
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(want), errs)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w) {
+			t.Errorf("error %d = %q, want prefix %q", i, errs[i].Error(), w)
+		}
+	}
+	if errs := Lint("ok.yaml", []byte("site: s\nfields: [v]\ninput: {type: test}\nstore: {type: test}\nsummarize: {type: test}\n")); errs != nil {
+		t.Fatalf("good file: %v", errs)
+	}
+}

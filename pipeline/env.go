@@ -19,6 +19,9 @@ type Env struct {
 	Metrics *Metrics
 	// Summarizer is built before the store, which folds committed records into it.
 	Summarizer Summarizer
+	// DryRun asks Build to validate only (edgepipe lint): a component must not create
+	// files, connect or start anything, and its result is never run, only closed.
+	DryRun bool
 	// Hooks are optional callbacks for programs embedding a pipeline (the demo's report).
 	Hooks Hooks
 }

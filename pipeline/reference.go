@@ -37,6 +37,14 @@ func writeFields(b *strings.Builder, fields []Field) {
 			def = "`" + formatDefault(f.Default) + "`"
 		}
 		desc := f.Description
+		switch {
+		case f.Min != nil && f.Max != nil:
+			desc += fmt.Sprintf(" Range %v to %v.", *f.Min, *f.Max)
+		case f.Min != nil:
+			desc += fmt.Sprintf(" At least %v.", *f.Min)
+		case f.Max != nil:
+			desc += fmt.Sprintf(" At most %v.", *f.Max)
+		}
 		if len(f.Enum) > 0 {
 			desc += " One of: " + strings.Join(f.Enum, ", ") + "."
 		}

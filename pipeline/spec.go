@@ -48,7 +48,12 @@ type Field struct {
 	Enum []string
 	// Secret fields are never printed (lint output, errors, logs).
 	Secret bool
+	// Min and Max, when set, bound an int or float field (inclusive); see AtLeast.
+	Min, Max *float64
 }
+
+// AtLeast returns a bound for Field.Min or Field.Max.
+func AtLeast(x float64) *float64 { return &x }
 
 // Spec declares a component: where it goes in the config, its YAML `type`, its fields,
 // and how to build it.

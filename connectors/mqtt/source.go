@@ -52,7 +52,7 @@ func init() {
 		Fields: []pipeline.Field{
 			{Name: fieldURL, Type: pipeline.TypeString, Required: true, Description: "Broker URL: tcp://host:1883 or ssl://host:8883 (also mqtt://, mqtts://, tls://)."},
 			{Name: fieldTopics, Type: pipeline.TypeStrings, Required: true, Description: "Topic filters to subscribe to; MQTT wildcards + (one level) and # (the rest) are allowed, e.g. sensors/+/reading."},
-			{Name: fieldQoS, Type: pipeline.TypeInt, Default: 1, Description: "Subscription QoS: 1 (at-least-once, the default) or 0 (at most once: a message is lost if edgepipe stops before committing it)."},
+			{Name: fieldQoS, Type: pipeline.TypeInt, Default: 1, Min: pipeline.AtLeast(0), Max: pipeline.AtLeast(1), Description: "Subscription QoS: 1 (at-least-once, the default) or 0 (at most once: a message is lost if edgepipe stops before committing it)."},
 			{Name: fieldClientID, Type: pipeline.TypeString, Required: true, Description: "MQTT client id. A fixed id is what makes the session persistent: the broker keeps the subscription and the unacknowledged messages while edgepipe is down. Two running pipelines must not share it."},
 			{Name: fieldCleanSession, Type: pipeline.TypeBool, Default: false, Description: "Start a new session on every connect (the broker forgets queued messages): loses data across restarts; leave false."},
 			{Name: fieldUsername, Type: pipeline.TypeString, Default: "", Description: "User name for the broker, if it requires one."},

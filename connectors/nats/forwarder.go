@@ -66,7 +66,7 @@ func init() {
 			{Name: fieldJetStream, Type: pipeline.TypeBool, Default: true, Description: "Publish to JetStream and delete an outbox entry on its publish ack (at-least-once; the stream deduplicates resends). false = core NATS, at most once."},
 			{Name: fieldFormat, Type: pipeline.TypeString, Default: FormatMsgpack, Enum: []string{FormatMsgpack, FormatJSON}, Description: "Summary payload encoding (Content-Type application/msgpack or application/json)."},
 			{Name: fieldDuplicateWindow, Type: pipeline.TypeDuration, Default: time.Hour, Description: "Duplicate window of a stream the forwarder creates: a resend with the same Nats-Msg-Id within it is dropped by the server."},
-			{Name: fieldMaxPending, Type: pipeline.TypeInt, Default: 256, Description: "Outbox entries published per batch, i.e. JetStream publishes awaiting their ack at once (≥ 1)."},
+			{Name: fieldMaxPending, Type: pipeline.TypeInt, Default: 256, Min: pipeline.AtLeast(1), Description: "Outbox entries published per batch, i.e. JetStream publishes awaiting their ack at once."},
 			{Name: fieldRetryMax, Type: pipeline.TypeDuration, Default: 30 * time.Second, Description: "Longest wait between retries (publish and reconnect) while the uplink is down; delays double from 250ms up to it, with jitter."},
 			{Name: fieldUser, Type: pipeline.TypeString, Description: "User name for user/password authentication."},
 			{Name: fieldPassword, Type: pipeline.TypeString, Secret: true, Description: "Password for user/password authentication."},

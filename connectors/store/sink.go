@@ -82,6 +82,9 @@ func (s *Sink) Outbox() pipeline.Outbox { return s.outbox }
 
 // Close releases the database; the outbox is unusable afterwards.
 func (s *Sink) Close() error {
+	if s.db == nil {
+		return nil // built for a dry run
+	}
 	s.insInference.Close()
 	s.insDeadLetter.Close()
 	return s.db.Close()
@@ -190,6 +193,9 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 	dl := tx.StmtContext(ctx, s.insDeadLetter)
 	var vals []byte
 	for _, r := range batch {
+		if !r.Dead() && (r.Device == "" || r.Time.IsZero()) {
+			r.Fail("store: reading without a device or an event time (does the pipeline start with a decode operator?)")
+		}
 		if r.Dead() {
 			at := unixNano(r.Received)
 			if at == 0 {

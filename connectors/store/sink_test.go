@@ -334,3 +334,15 @@ func TestSinkStoresRedeliveredDeadLetterOnce(t *testing.T) {
 		t.Fatalf("summaries of d1 %+v: want the first window with 1 dead letter", sum)
 	}
 }
+
+// Regression: a pipeline without decode stored raw messages as readings of device ""
+// at time 0; such a record is now a dead letter.
+func TestSinkDeadLettersRecordsWithoutDeviceOrTime(t *testing.T) {
+	path := dbPath(t)
+	var a acks
+	raw := pipeline.NewRecord("sensors/x", []byte(`{"ts":1}`), t0, pipeline.NewAck(func() { a.n.Add(1) }))
+	runAll(t, path, testEnv(nil), raw, a.rec("d1", 0, 1))
+	if c := counts(t, path); c.Inferences != 1 || c.DeadLetters != 1 || a.n.Load() != 2 {
+		t.Fatalf("counts %+v, acks %d: want 1 reading, 1 dead letter, 2 acks", c, a.n.Load())
+	}
+}

@@ -59,7 +59,7 @@ func init() {
 		Fields: []pipeline.Field{
 			{Name: fieldPath, Type: pipeline.TypeString, Required: true,
 				Description: "Database file, relative to the config file's folder; created with mode 0600 when missing."},
-			{Name: fieldBatch, Type: pipeline.TypeInt, Default: DefaultBatch,
+			{Name: fieldBatch, Type: pipeline.TypeInt, Default: DefaultBatch, Min: pipeline.AtLeast(1),
 				Description: "Maximum records per transaction. The store takes whatever is waiting, up to this many, without waiting for more (dynamic batching: low latency when idle, large transactions under load)."},
 			{Name: fieldSynchronous, Type: pipeline.TypeString, Default: SyncFull, Enum: []string{SyncFull, SyncNormal},
 				Description: "SQLite synchronous mode. FULL fsyncs the write-ahead log at every commit, so an acked reading survives a power cut. NORMAL is faster but can lose the last acked transactions on a power cut (never on a process crash)."},
@@ -85,6 +85,9 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	}
 	if opts.BusyTimeout < 0 {
 		return nil, c.Errorf(fieldBusyTimeout, "must not be negative, got %s", opts.BusyTimeout)
+	}
+	if env.DryRun {
+		return &Sink{}, nil // lint: nothing is created
 	}
 	s, err := New(opts, env)
 	if err != nil {
