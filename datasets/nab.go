@@ -68,7 +68,15 @@ func ReadNABDir(dir string) ([]Stream, error) {
 	if dir == "" {
 		return ReadNAB(NAB, NABDir)
 	}
-	return ReadNAB(os.DirFS(dir), ".")
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	streams, err := ReadNAB(os.DirFS(dir), ".")
+	if err != nil {
+		// Errors name files relative to dir ("." for dir itself).
+		return nil, fmt.Errorf("%s: %s", dir, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "."), ": "))
+	}
+	return streams, nil
 }
 
 func readStream(r io.Reader, name string) (Stream, error) {

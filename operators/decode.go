@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -248,6 +249,15 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 	if rec.Dead() {
 		return []*pipeline.Record{rec}
 	}
+	if d.topicSeg >= 0 {
+		// Known before parsing, so a payload that cannot be parsed is still a dead letter
+		// of its device (Split copies it to every element).
+		dev, reason := d.topicDevice(rec.Topic)
+		if reason != "" {
+			return []*pipeline.Record{rec.Fail(reason)}
+		}
+		rec.Device = dev
+	}
 	if d.maxPayload > 0 && len(rec.Payload) > d.maxPayload {
 		return []*pipeline.Record{rec.Fail(fmt.Sprintf("decode: payload of %d bytes exceeds max_payload %d", len(rec.Payload), d.maxPayload))}
 	}
@@ -320,17 +330,20 @@ func (d *Decode) parse(p []byte) (any, string) {
 	return v, ""
 }
 
-// fill sets rec's Device, Time and Values from one payload object, or fails it. Device
-// and Time are set as soon as they are known, so a reading failing later still counts
+// fill sets rec's Device (with device "field:NAME"; decode has set one from the topic
+// already), Time and Values from one payload object, or fails it. Device and Time are
+// set as soon as they are known, so a reading failing later still counts
 // as a dead letter in its window's summary; a time rejected by checkTime is not set, so
 // such a reading is in no window.
 func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
-	dev, reason := d.device(rec.Topic, obj)
-	if reason != "" {
-		rec.Fail(reason)
-		return
+	if d.topicSeg < 0 {
+		dev, reason := d.fieldDevice(obj)
+		if reason != "" {
+			rec.Fail(reason)
+			return
+		}
+		rec.Device = dev
 	}
-	rec.Device = dev
 	t := rec.Received.UTC()
 	if !d.arrival {
 		raw, ok := obj[d.timeField]
@@ -358,7 +371,7 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 		}
 		x, ok := number(raw)
 		if !ok {
-			rec.Fail(fmt.Sprintf("decode: field %q: %s is not a number", key, describe(raw)))
+			rec.Fail(fmt.Sprintf("decode: field %q: %s", key, notNumber(raw)))
 			return
 		}
 		rec.Values[i] = x
@@ -384,24 +397,28 @@ func (d *Decode) checkTime(t, arrival time.Time) string {
 	return ""
 }
 
-// device returns the record's device id or a dead-letter reason.
-func (d *Decode) device(topic string, obj map[string]any) (string, string) {
-	if d.topicSeg >= 0 {
-		rest := topic
-		for i := 0; ; i++ {
-			seg, after, more := strings.Cut(rest, "/")
-			if i == d.topicSeg {
-				if seg == "" {
-					return "", fmt.Sprintf("decode: missing device: topic %q has an empty segment %d", topic, d.topicSeg)
-				}
-				return seg, ""
+// topicDevice returns the device id in segment topicSeg (0-based, split on '/') of
+// topic, or a dead-letter reason when that segment is missing or empty.
+func (d *Decode) topicDevice(topic string) (string, string) {
+	rest := topic
+	for i := 0; ; i++ {
+		seg, after, more := strings.Cut(rest, "/")
+		if i == d.topicSeg {
+			if seg == "" {
+				return "", fmt.Sprintf("decode: missing device: topic %q has an empty segment %d", topic, d.topicSeg)
 			}
-			if !more {
-				return "", fmt.Sprintf("decode: missing device: topic %q has no segment %d", topic, d.topicSeg)
-			}
-			rest = after
+			return seg, ""
 		}
+		if !more {
+			return "", fmt.Sprintf("decode: missing device: topic %q has no segment %d", topic, d.topicSeg)
+		}
+		rest = after
 	}
+}
+
+// fieldDevice returns the device id in the payload field devField, or a dead-letter
+// reason when it is missing, empty or not a string or integer.
+func (d *Decode) fieldDevice(obj map[string]any) (string, string) {
 	switch v := obj[d.devField].(type) {
 	case nil:
 		return "", fmt.Sprintf("decode: missing device field %q", d.devField)
@@ -453,6 +470,22 @@ func number(v any) (float64, bool) {
 		return float64(v), true
 	}
 	return 0, false
+}
+
+// notNumber says why number rejected v: "<v> is out of range for float64" for a JSON
+// number or numeric string beyond ±1.8e308 (1e999), else "<v> is not a number".
+func notNumber(v any) string {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = string(v)
+	case string:
+		s = strings.TrimSpace(v)
+	}
+	if _, err := strconv.ParseFloat(s, 64); errors.Is(err, strconv.ErrRange) {
+		return describe(v) + " is out of range for float64"
+	}
+	return describe(v) + " is not a number"
 }
 
 // parseTime converts a decoded timestamp to UTC. Numbers are epoch s, ms, µs or ns per
@@ -574,6 +607,8 @@ func typeName(v any) string {
 		return "a string"
 	case bool:
 		return "a boolean"
+	case json.Number: // also one out of float64's range
+		return "a number"
 	case time.Time:
 		return "a timestamp"
 	}
@@ -583,19 +618,26 @@ func typeName(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// describe shows a rejected value briefly: strings quoted (cut at 32 bytes), other
-// scalars as they are, containers by kind.
+// describe shows a rejected value briefly: strings quoted and JSON numbers as written
+// (both cut at 32 bytes), other scalars as they are, containers by kind.
 func describe(v any) string {
 	switch v := v.(type) {
 	case string:
-		if len(v) > 32 {
-			v = v[:32] + "…"
-		}
-		return strconv.Quote(v)
+		return strconv.Quote(cut(v))
+	case json.Number:
+		return cut(string(v))
 	case bool:
 		return strconv.FormatBool(v)
 	}
 	return typeName(v)
+}
+
+// cut shortens s to its first 32 bytes followed by "…" when it is longer.
+func cut(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
 }
 
 // or returns s, or def when s is empty.

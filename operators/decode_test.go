@@ -157,6 +157,11 @@ func TestDecodeDeadLetters(t *testing.T) {
 		{"text value", dflt, "s/a", `{"ts":1,"temp":"warm"}`, `decode: field "temp": "warm" is not a number`},
 		{"object value", dflt, "s/a", `{"ts":1,"hum":{"v":1}}`, `decode: field "hum": an object is not a number`},
 		{"boolean value", dflt, "s/a", `{"ts":1,"pres":false}`, `decode: field "pres": false is not a number`},
+		{"value beyond float64", dflt, "s/a", `{"ts":1,"temp":1e999}`, `decode: field "temp": 1e999 is out of range for float64`},
+		{"string beyond float64", dflt, "s/a", `{"ts":1,"hum":" -1e999"}`, `decode: field "hum": " -1e999" is out of range for float64`},
+		{"long number beyond float64", dflt, "s/a", `{"ts":1,"pres":1` + strings.Repeat("0", 400) + `}`,
+			`decode: field "pres": 10000000000000000000000000000000… is out of range for float64`},
+		{"JSON number beyond float64", DecodeOptions{Format: FormatJSON}, "s/a", `1e999`, "decode: payload is a number, not an object"},
 	} {
 		got := runOp(t, newDecode(t, tc.opts), pipeline.NewRecord(tc.topic, []byte(tc.payload), time.Now(), nil))
 		if len(got) != 1 {
@@ -175,6 +180,31 @@ func TestDecodeDeadLetters(t *testing.T) {
 	r := decodeOne(t, newDecode(t, dflt), "s/a", []byte(`{"ts":60,"temp":"warm"}`))
 	if r.Device != "a" || r.Time.Unix() != 60 {
 		t.Errorf("dead reading device %q time %v, want a and 60 s", r.Device, r.Time)
+	}
+}
+
+// TestDecodeDeadLetterKeepsTopicDevice: with device topic:N the device is known before
+// the payload is parsed, so an unparseable or oversized payload is still a dead letter
+// of its device (the store keeps it with the dead letter).
+func TestDecodeDeadLetterKeepsTopicDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name, payload, want string
+	}{
+		{"invalid JSON", `{"ts": 1`, "decode: invalid JSON: "},
+		{"invalid msgpack", "\xc1", "decode: invalid msgpack: "},
+		{"empty", "", "decode: empty payload"},
+		{"too large", `{"ts": 1, "temp": 21.5}`, "decode: payload of 23 bytes exceeds max_payload 16"},
+		{"not an object", `[1]`, "decode: array element 0 is a number, not an object"},
+	} {
+		r := decodeOne(t, newDecode(t, DecodeOptions{MaxPayload: 16}), "sensors/dev-7/reading", []byte(tc.payload))
+		if !strings.HasPrefix(r.DeadLetter, tc.want) || r.Device != "dev-7" || !r.Time.IsZero() {
+			t.Errorf("%s: reason %q device %q time %v, want %q…, dev-7 and no time", tc.name, r.DeadLetter, r.Device, r.Time, tc.want)
+		}
+	}
+	// From a payload field, an unparseable payload has no device.
+	r := decodeOne(t, newDecode(t, DecodeOptions{Device: "field:id"}), "sensors/dev-7/reading", []byte(`{"id": "x", `))
+	if !r.Dead() || r.Device != "" {
+		t.Errorf("field device: reason %q device %q, want a dead letter without device", r.DeadLetter, r.Device)
 	}
 }
 

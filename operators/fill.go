@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"errors"
 	"math"
 
 	"github.com/edgepipe/edgepipe/pipeline"
@@ -40,19 +41,20 @@ func init() {
 // per device, by the previous filled value of that column (FillPrevious; 0 when the device
 // has none yet) or by 0 (FillZero). Values (physical units) are left as they are; a record
 // with nil Features passes unchanged. It returns an *OptionError for an unknown method.
+// As a pipeline.FeatureStage it keeps the width and needs Features from an earlier stage.
 func NewFill(method string) (pipeline.Operator, error) {
 	switch method {
 	case FillZero:
-		return recordFunc(func(rec *pipeline.Record) {
+		return featureFunc{width: fillWidth, recordFunc: func(rec *pipeline.Record) {
 			for i, v := range rec.Features {
 				if math.IsNaN(v) {
 					rec.Features[i] = 0
 				}
 			}
-		}), nil
+		}}, nil
 	case FillPrevious:
 		last := map[string][]float64{}
-		return recordFunc(func(rec *pipeline.Record) {
+		return featureFunc{width: fillWidth, recordFunc: func(rec *pipeline.Record) {
 			if rec.Features == nil {
 				return
 			}
@@ -67,7 +69,16 @@ func NewFill(method string) (pipeline.Operator, error) {
 				}
 				prev[i] = rec.Features[i]
 			}
-		}), nil
+		}}, nil
 	}
 	return nil, optionErrorf(fieldMethod, "%q is not one of previous, zero", method)
+}
+
+// fillWidth is fill's pipeline.FeatureStage width: it keeps the width of the Features it
+// fills, and needs an earlier stage (normalize) to set them.
+func fillWidth(in int) (int, error) {
+	if in < 0 {
+		return 0, errors.New("fill needs features: put it after normalize")
+	}
+	return in, nil
 }

@@ -2,6 +2,7 @@ package operators
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,11 +27,11 @@ func init() {
 		Summary: "Runs the model on the readings' features with dynamic batching; records leave in the order they came.",
 		Fields: []pipeline.Field{
 			{Name: fieldModel, Type: pipeline.TypeString, Required: true, Description: "Model file (relative to the config file)."},
-			{Name: fieldMaxBatch, Type: pipeline.TypeInt, Default: 64, Description: "A batch closes when this many rows are waiting (≥ 1)."},
+			{Name: fieldMaxBatch, Type: pipeline.TypeInt, Default: 64, Min: pipeline.AtLeast(1), Description: "A batch closes when this many rows are waiting."},
 			{Name: fieldMaxDelay, Type: pipeline.TypeDuration, Default: 5 * time.Millisecond,
 				Description: "… or when its oldest row has waited this long: the most latency batching adds."},
-			{Name: fieldWorkers, Type: pipeline.TypeInt, Default: 2, Description: "Batches computed in parallel (≥ 1); about the number of cores to spare."},
-			{Name: fieldQueue, Type: pipeline.TypeInt, Default: 1024,
+			{Name: fieldWorkers, Type: pipeline.TypeInt, Default: 2, Min: pipeline.AtLeast(1), Description: "Batches computed in parallel; about the number of cores to spare."},
+			{Name: fieldQueue, Type: pipeline.TypeInt, Default: 1024, Min: pipeline.AtLeast(1),
 				Description: "Rows (about) that may wait in closed batches for a worker or for their turn to leave (≥ 1); when full, infer stops reading (backpressure)."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
@@ -153,6 +154,22 @@ func (op *Infer) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<-
 		err = e
 	}
 	return err
+}
+
+// FeatureWidth implements pipeline.FeatureStage: the stages before infer must give
+// Features of exactly the model's input width (window size × feature count), or every
+// reading would be dead-lettered. Infer does not change Features, so it returns in. It
+// returns an error when in differs from the input width, or is -1 (no stage sets
+// Features).
+func (op *Infer) FeatureWidth(in int) (int, error) {
+	want := op.model.InputWidth()
+	switch {
+	case in < 0:
+		return 0, errors.New("infer needs features: put normalize (and window) before it")
+	case in != want:
+		return 0, fmt.Errorf("model %q takes %d features, the stages before infer give %d (window size × fields)", op.meta.Name, want, in)
+	}
+	return in, nil
 }
 
 // scorable reports whether rec gets a model row, failing it when its width is wrong.

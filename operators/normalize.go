@@ -43,7 +43,8 @@ func init() {
 // meta.ScalerFor(device): z = (v − mean) / std, NaN staying NaN. A device without a
 // scaler and no "" default gets Features = nil (stored, not scored), with one warning
 // per device on log. It returns an *OptionError (field "model") when a model feature is
-// not a pipeline field or a scaler's width is not F.
+// not a pipeline field or a scaler's width is not F. The operator is a
+// pipeline.FeatureStage of output width F, whatever came before.
 func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline.Operator, error) {
 	if len(meta.Features) == 0 {
 		return nil, optionErrorf(fieldModel, "model %q lists no features", meta.Name)
@@ -63,7 +64,8 @@ func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline
 	}
 	log = orDiscard(log)
 	warned := map[string]bool{}
-	return recordFunc(func(rec *pipeline.Record) {
+	width := func(int) (int, error) { return len(idx), nil }
+	return featureFunc{width: width, recordFunc: func(rec *pipeline.Record) {
 		s, ok := meta.ScalerFor(rec.Device)
 		if !ok {
 			rec.Features = nil
@@ -83,5 +85,5 @@ func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline
 		}
 		s.Apply(z, z)
 		rec.Features = z
-	}), nil
+	}}, nil
 }

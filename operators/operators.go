@@ -41,6 +41,18 @@ func (f recordFunc) Run(ctx context.Context, in <-chan *pipeline.Record, out cha
 	}
 }
 
+// featureFunc is a per-record operator that builds or consumes Record.Features; width
+// implements pipeline.FeatureStage, so that Build checks the feature widths of a chain
+// (normalize → fill → window → infer) before it runs.
+type featureFunc struct {
+	recordFunc
+	width func(in int) (int, error)
+}
+
+// FeatureWidth implements pipeline.FeatureStage: the width of Features after the stage
+// given the width before it (-1: no earlier stage sets Features).
+func (f featureFunc) FeatureWidth(in int) (int, error) { return f.width(in) }
+
 // send writes rec to out, or returns ctx.Err() when ctx is cancelled first.
 func send(ctx context.Context, out chan<- *pipeline.Record, rec *pipeline.Record) error {
 	select {

@@ -2,6 +2,8 @@ package operators
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"strings"
@@ -184,18 +186,85 @@ func TestBuildErrors(t *testing.T) {
 	for _, tc := range []struct{ op, want string }{
 		{"{type: clean, ranges: {wind: [0, 1]}}", `p.yaml:7:27: pipeline clean: ranges: "wind" is not a pipeline field`},
 		{"{type: decode, device: 'serial:3'}", `p.yaml:7:28: pipeline decode: device: "serial:3": want "topic:N" or "field:NAME"`},
-		{"{type: window, size: 0}", `p.yaml:7:26: pipeline window: size: 0: want ≥ 1`},
+		{"{type: window, size: 0}", `p.yaml:7:26: pipeline window: size: 0 is below the minimum 1`},
 		{"{type: normalize, model: missing.model}", `pipeline normalize: model: models: load:`},
-		{"{type: infer, model: ae.model, workers: 0}", `pipeline infer: workers: 0: want ≥ 1`},
+		{"{type: infer, model: ae.model, workers: 0}", `pipeline infer: workers: 0 is below the minimum 1`},
 	} {
+		// Bounds are checked when the file is parsed, the rest when the operator is built.
 		cfg, err := pipeline.Parse(filepath.Join(dir, "p.yaml"), []byte(strings.Split(testConfig, "pipeline:\n")[0]+"pipeline:\n  - "+tc.op+"\n"))
-		if err != nil {
-			t.Fatalf("%s: %v", tc.op, err)
+		if err == nil {
+			c := cfg.Pipeline[0]
+			_, err = c.Spec.Build(c, &pipeline.Env{Fields: cfg.Fields(), Dir: dir})
 		}
-		c := cfg.Pipeline[0]
-		_, err = c.Spec.Build(c, &pipeline.Env{Fields: cfg.Fields(), Dir: dir})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.op, err, tc.want)
 		}
 	}
+}
+
+// TestBuildChecksFeatureWidths builds whole files with pipeline.Build: the feature widths
+// of normalize → fill → window → infer are checked before anything runs, and a mismatch
+// is reported at the operator that cannot take its input (`edgepipe lint` shows it).
+func TestBuildChecksFeatureWidths(t *testing.T) {
+	dir := t.TempDir()
+	// The demo's shape: one field, a window of 16 readings, an autoencoder of width 16.
+	d, err := models.NewDense([]int{16, 4, 16}, []models.Activation{models.ActTanh, models.ActLinear}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetMeta(models.Meta{Name: "demo", Kind: models.KindAutoencoder, Features: []string{"value"}, Window: 16,
+		Scalers: map[string]models.Scaler{"": {Mean: []float64{0}, Std: []float64{1}}}})
+	if err := d.Save(filepath.Join(dir, "demo.model")); err != nil {
+		t.Fatal(err)
+	}
+	const head = "site: s1\nfields: [value]\ninput: {type: test}\nstore: {type: test}\nsummarize: {type: tumbling}\npipeline:\n"
+	const (
+		decode    = "{type: decode, time_unit: ms}"
+		clean     = "{type: clean}"
+		normalize = "{type: normalize, model: demo.model}"
+		fill      = "{type: fill}"
+		infer     = "{type: infer, model: demo.model}"
+	)
+	window := func(n int) string { return fmt.Sprintf("{type: window, size: %d}", n) }
+	// Operator i (0-based) is on line 7+i, its mapping at column 5.
+	for _, tc := range []struct {
+		name string
+		ops  []string
+		want string // "" for no error
+	}{
+		{"demo chain", []string{decode, clean, normalize, fill, window(16), infer}, ""},
+		{"window 8 for a model of 16", []string{decode, clean, normalize, fill, window(8), infer},
+			`p.yaml:12:5: pipeline infer: model "demo" takes 16 features, the stages before infer give 8 (window size × fields)`},
+		{"no window", []string{decode, normalize, infer},
+			`p.yaml:9:5: pipeline infer: model "demo" takes 16 features, the stages before infer give 1 (window size × fields)`},
+		{"no normalize", []string{decode, clean, window(16), infer},
+			`p.yaml:9:5: pipeline window: window needs features: put it after normalize`},
+		{"fill first", []string{decode, fill, normalize, window(16), infer},
+			`p.yaml:8:5: pipeline fill: fill needs features: put it after normalize`},
+		{"infer alone", []string{decode, infer},
+			`p.yaml:8:5: pipeline infer: infer needs features: put normalize (and window) before it`},
+	} {
+		yaml := head
+		for _, op := range tc.ops {
+			yaml += "  - " + op + "\n"
+		}
+		cfg, err := pipeline.Parse(filepath.Join(dir, "p.yaml"), []byte(yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		p, err := pipeline.Build(cfg, pipeline.Env{Dir: dir, Log: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			p.Close()
+		}
+		if got := errText(err); !strings.HasSuffix(got, tc.want) || (tc.want == "") != (got == "") {
+			t.Errorf("%s: error %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

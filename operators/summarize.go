@@ -35,7 +35,7 @@ func init() {
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			s, err := NewTumbling(TumblingOptions{
 				Site: env.Site, Fields: env.Fields, Window: c.Duration(fieldWindow),
-				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), Log: env.Log,
+				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), Log: env.Log, Metrics: env.Metrics,
 			})
 			if err != nil {
 				return nil, confError(c, fieldWindow, err)
@@ -55,8 +55,14 @@ type TumblingOptions struct {
 	Window, Lateness time.Duration
 	// CloseOnDrain makes Drain close every open window.
 	CloseOnDrain bool
-	// Log receives the late-reading notices; nil discards them.
+	// Log receives the late-reading notices (at most one line a minute); nil discards
+	// them.
 	Log *slog.Logger
+	// Now is the clock that spaces the late-reading notices; nil is time.Now. Summaries
+	// never depend on it.
+	Now func() time.Time
+	// Metrics, when set, counts late readings (Metrics.Late).
+	Metrics *pipeline.Metrics
 }
 
 // Tumbling is the tumbling-window summarizer (pipeline.Summarizer). Windows are
@@ -65,16 +71,17 @@ type TumblingOptions struct {
 // closes, and its Summary is returned, once the watermark is ≥ its end. Dead letters with
 // a known device and time count in their window's DeadLetters but do not move the
 // watermark. A record whose window the device's watermark has already passed is late: it
-// is in the store but in no summary, and a log line counts it. Results depend only on
-// the sequence of records given to Add, never on wall-clock time. Add and Drain are safe
-// for concurrent use.
+// is in the store but in no summary; Late counts them, and a warning gives their number
+// and an example device at most once a minute (and at Drain). Summaries depend only on
+// the sequence of records given to Add, never on wall-clock time. Add, Drain and Late are
+// safe for concurrent use.
 type Tumbling struct {
 	opts     TumblingOptions
 	windowMs int64
-	log      *slog.Logger
 
 	mu      sync.Mutex
 	devices map[string]*deviceWindows
+	late    lateLog
 }
 
 // deviceWindows is one device's open windows (keyed by start ms) and watermark.
@@ -159,7 +166,20 @@ func NewTumbling(o TumblingOptions) (*Tumbling, error) {
 	if o.Lateness < 0 {
 		return nil, optionErrorf(fieldLateness, "%v: want ≥ 0", o.Lateness)
 	}
-	return &Tumbling{opts: o, windowMs: o.Window.Milliseconds(), log: orDiscard(o.Log), devices: map[string]*deviceWindows{}}, nil
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Tumbling{opts: o, windowMs: o.Window.Milliseconds(), devices: map[string]*deviceWindows{},
+		late: lateLog{log: orDiscard(o.Log), now: now, metrics: o.Metrics}}, nil
+}
+
+// Late returns the number of late readings since the start: stored, but in no summary
+// because their window had already closed.
+func (s *Tumbling) Late() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.late.total
 }
 
 // Add folds committed records into their windows and returns the summaries of the windows
@@ -167,7 +187,6 @@ func NewTumbling(o TumblingOptions) (*Tumbling, error) {
 func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	late := 0
 	touched := map[string]*deviceWindows{}
 	for _, rec := range recs {
 		if rec.Device == "" || rec.Time.IsZero() {
@@ -180,7 +199,7 @@ func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 		}
 		start := s.windowStart(rec.Time)
 		if d.hasWM && !s.watermark(d).Before(time.UnixMilli(start+s.windowMs)) {
-			late++
+			s.late.add(rec.Device)
 			continue
 		}
 		w := d.open[start]
@@ -198,9 +217,7 @@ func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 		}
 		touched[rec.Device] = d
 	}
-	if late > 0 {
-		s.log.Warn("summarize: late readings are stored but in no summary (their window had closed); raise lateness to include them", "late", late)
-	}
+	s.late.flush(false)
 	var out []pipeline.Summary
 	for dev, d := range touched {
 		wm := s.watermark(d)
@@ -215,14 +232,16 @@ func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 	return out
 }
 
-// Drain closes every open window and returns their summaries (sorted by device, then
-// start) when CloseOnDrain is set; otherwise it returns nil and keeps them open.
+// Drain logs the late readings not yet logged, then closes every open window and returns
+// their summaries (sorted by device, then start) when CloseOnDrain is set; otherwise it
+// returns nil and keeps them open.
 func (s *Tumbling) Drain() []pipeline.Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.late.flush(true)
 	if !s.opts.CloseOnDrain {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []pipeline.Summary
 	for dev, d := range s.devices {
 		for start, w := range d.open {

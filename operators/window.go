@@ -1,6 +1,8 @@
 package operators
 
 import (
+	"errors"
+
 	"github.com/edgepipe/edgepipe/pipeline"
 )
 
@@ -15,7 +17,7 @@ func init() {
 		Name:    typeWindow,
 		Summary: "Per-device sliding window: the model input is the last N feature vectors, oldest first.",
 		Fields: []pipeline.Field{
-			{Name: fieldSize, Type: pipeline.TypeInt, Required: true,
+			{Name: fieldSize, Type: pipeline.TypeInt, Required: true, Min: pipeline.AtLeast(1),
 				Description: "N, the number of readings per model input row (≥ 1); the model's input width must be N × its feature count."},
 		},
 		Build: func(c *pipeline.Conf, _ *pipeline.Env) (any, error) {
@@ -42,13 +44,20 @@ type ring struct {
 // features, then the next …); before that Features is nil (the reading is stored but not
 // scored). A record with nil Features is passed on and not added. A device whose feature
 // width changes starts a new window. Per record it allocates only the output slice. It
-// returns an *OptionError when size < 1.
+// returns an *OptionError when size < 1. As a pipeline.FeatureStage it turns width F into
+// size × F and needs Features from an earlier stage (normalize).
 func NewWindow(size int) (pipeline.Operator, error) {
 	if size < 1 {
 		return nil, optionErrorf(fieldSize, "%d: want ≥ 1", size)
 	}
 	rings := map[string]*ring{}
-	return recordFunc(func(rec *pipeline.Record) {
+	width := func(in int) (int, error) {
+		if in < 0 {
+			return 0, errors.New("window needs features: put it after normalize")
+		}
+		return size * in, nil
+	}
+	return featureFunc{width: width, recordFunc: func(rec *pipeline.Record) {
 		f := rec.Features
 		if f == nil {
 			return
@@ -72,5 +81,5 @@ func NewWindow(size int) (pipeline.Operator, error) {
 		k := copy(out, r.buf[r.next*r.w:])
 		copy(out[k:], r.buf[:r.next*r.w])
 		rec.Features = out
-	}), nil
+	}}, nil
 }

@@ -19,6 +19,8 @@ type Metrics struct {
 	// DeadLetters counts dead-lettered records by reason category (the reason up to its
 	// first ':').
 	DeadLetters *prometheus.CounterVec
+	// Late counts readings stored after their window had closed (in no summary).
+	Late prometheus.Counter
 	// Summaries counts summaries written (with their outbox row); Forwarded counts
 	// summaries acknowledged by the cloud side.
 	Summaries, Forwarded prometheus.Counter
@@ -43,6 +45,7 @@ func NewMetrics() *Metrics {
 		Stored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stored_total", Help: "Readings newly committed to the store."}),
 		Duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_duplicates_total", Help: "Redelivered readings the store already held (stored once)."}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_dead_letters_total", Help: "Records dead-lettered, by reason."}, []string{"reason"}),
+		Late:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_late_readings_total", Help: "Readings stored after their window had closed: counted in no summary."}),
 		Summaries:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_total", Help: "Window summaries written to the outbox."}),
 		Forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_forwarded_total", Help: "Summaries acknowledged by the cloud side."}),
 		OutboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_outbox_depth", Help: "Summaries waiting in the outbox."}),
@@ -52,7 +55,7 @@ func NewMetrics() *Metrics {
 		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_store_commit_seconds", Help: "Store time per transaction.", Buckets: prometheus.ExponentialBuckets(1e-4, 4, 9)}),
 		Connected:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgepipe_connected", Help: "1 while the connector's connection is up."}, []string{"connector"}),
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected} {
+	for _, c := range []prometheus.Collector{m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected} {
 		f(c)
 	}
 	return m

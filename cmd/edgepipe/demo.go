@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -58,11 +59,18 @@ with a report. It trains the model first when the model file is missing.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			go func() {
+				<-ctx.Done()
+				stop() // a second Ctrl-C kills at once; the first one drains and reports
+			}()
 			r, err := runDemo(ctx, o, log)
 			if err != nil {
 				return printConfigErrors(err)
 			}
 			r.print(cmd.OutOrStdout())
+			if r.lost > 0 {
+				return fmt.Errorf("%d published readings were never stored: the broker dropped them (Mosquitto drops QoS 1 messages past max_queued_messages, 1000 by default: see README, Brokers)", r.lost)
+			}
 			return nil
 		},
 	}
@@ -84,7 +92,7 @@ func parseRate(s string) (float64, error) {
 		return 0, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(v > 0) {
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("--speed: %q is not a positive number of readings per second or max", s)
 	}
 	return v, nil
@@ -109,6 +117,9 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	rate, err := parseRate(o.speed)
 	if err != nil {
 		return nil, err
+	}
+	if o.duration < 0 {
+		return nil, fmt.Errorf("--duration: %v is negative", o.duration)
 	}
 	streams, err := datasets.ReadNABDir(o.data)
 	if err != nil {
@@ -261,8 +272,11 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		<-runDone
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	// Wait until every published reading is committed (stored or dead-lettered).
-	waitFor(ctx, 2*time.Minute, func() bool { return counts.committed() >= int64(stats.Published) })
+	interrupted := ctx.Err() != nil
+	// Wait until every published reading is committed (stored or dead-lettered), as long
+	// as the count keeps moving: a broker that dropped messages would otherwise make
+	// this wait for ever.
+	waitProgress(func() int64 { return counts.committed() }, int64(stats.Published), 15*time.Second)
 	pcancel()
 	runErr := <-runDone
 	close(stopBar)
@@ -271,26 +285,34 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	if runErr != nil {
 		return nil, fmt.Errorf("pipeline: %w", runErr)
 	}
-	waitFor(ctx, 30*time.Second, func() bool { return counts.received.Load() >= counts.summaries.Load() })
+	waitProgress(func() int64 { return counts.received.Load() }, counts.summaries.Load(), 10*time.Second)
 	scancel()
 	<-subDone
 
-	return buildReport(ctx, reportInput{
+	r, err := buildReport(context.Background(), reportInput{
 		streams: streams, dbPath: o.db, modelPath: o.model, trained: trained, model: model,
 		published: stats.Published, bytesIn: stats.Bytes, counts: &counts, lat: lat, elapsed: time.Since(start),
+		interrupted: interrupted,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if lost := int64(stats.Published) - counts.committed(); lost > 0 {
+		r.lost = lost
+	}
+	return r, nil
 }
 
-// waitFor polls cond every 50 ms until it holds, ctx ends or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
+// waitProgress polls value every 50 ms until it reaches want, or until it has not
+// changed for stall.
+func waitProgress(value func() int64, want int64, stall time.Duration) {
+	last, since := value(), time.Now()
+	for last < want && time.Since(since) < stall {
 		time.Sleep(50 * time.Millisecond)
+		if v := value(); v != last {
+			last, since = v, time.Now()
+		}
 	}
-	return true
 }
 
 // subscribeDemo is the cloud side: it reads every summary from the JetStream stream and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +24,8 @@ type reportInput struct {
 	counts    *demoCounts
 	lat       *latencies
 	elapsed   time.Duration
+	// interrupted is true when the replay was stopped by SIGINT or SIGTERM.
+	interrupted bool
 }
 
 // streamHits is how one stream's detections compare with its labelled anomaly windows.
@@ -41,6 +44,8 @@ type demoReport struct {
 	p50     time.Duration
 	p99     time.Duration
 	span    time.Duration
+	// lost counts published readings that were never committed.
+	lost int64
 }
 
 func buildReport(ctx context.Context, in reportInput) (*demoReport, error) {
@@ -57,21 +62,28 @@ func buildReport(ctx context.Context, in reportInput) (*demoReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	// NAB's labels are keyed "<category>/<file>.csv"; a --data folder has no category,
+	// so a stream's windows are found by file name.
+	byFile := map[string][]datasets.Window{}
+	for k, ws := range labels {
+		byFile[path.Base(k)] = ws
+	}
 	r := &demoReport{in: in, db: counts, p50: in.lat.percentile(50), p99: in.lat.percentile(99), span: in.lat.span()}
 	for _, s := range in.streams {
-		h := streamHits{name: s.Name, rows: len(s.Values), windows: len(labels[s.Key])}
+		windows := byFile[s.Name+".csv"]
+		h := streamHits{name: s.Name, rows: len(s.Values), windows: len(windows)}
 		// NAB does not score the probationary period: detections there are not counted.
 		var scoredFrom time.Time
 		if p := datasets.Probationary(len(s.Times)); p < len(s.Times) {
 			scoredFrom = s.Times[p]
 		}
-		hit := make([]bool, len(labels[s.Key]))
+		hit := make([]bool, len(windows))
 		err := db.Inferences(ctx, store.QueryOptions{Device: s.Name, Since: scoredFrom}, func(inf store.Inference) error {
 			if !inf.Anomaly {
 				return nil
 			}
 			h.detections++
-			for i, w := range labels[s.Key] {
+			for i, w := range windows {
 				if !inf.Time.Before(w.Start) && !inf.Time.After(w.End) {
 					hit[i] = true
 					return nil
@@ -109,6 +121,12 @@ func (r *demoReport) print(w io.Writer) {
 		tput = float64(c.committed()) / r.span.Seconds()
 	}
 	fmt.Fprintln(w, "\nedgepipe demo report")
+	if r.in.interrupted {
+		fmt.Fprintln(w, "  (interrupted: the replay was stopped early; what was published was drained and is reported)")
+	}
+	if r.lost > 0 {
+		fmt.Fprintf(w, "  LOST: %d published readings were never stored\n", r.lost)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  file\t%s\n", r.in.dbPath)
 	fmt.Fprintf(tw, "  model\t%s version %s (%s: %s), window %d\n", meta.Name, meta.Version, how, r.in.modelPath, meta.Window)

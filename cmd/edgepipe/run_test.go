@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,11 +32,11 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// startRun starts `edgepipe run -c configs/demo.yaml` with env and waits until its MQTT
-// source is subscribed.
-func startRun(t *testing.T, bin string, env []string) *exec.Cmd {
+// startRun starts `edgepipe run -c configs/demo.yaml --metrics 127.0.0.1:0` with env,
+// waits until its MQTT source is subscribed, and returns it with its metrics URL.
+func startRun(t *testing.T, bin string, env []string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "-c", "../../configs/demo.yaml")
+	cmd := exec.Command(bin, "run", "-c", "../../configs/demo.yaml", "--metrics", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -43,11 +46,16 @@ func startRun(t *testing.T, bin string, env []string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	subscribed := make(chan struct{})
+	metrics := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		once := false
 		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "mqtt subscribed") {
+			line := sc.Text()
+			if i := strings.Index(line, "url=http://"); i >= 0 {
+				metrics <- strings.Fields(line[i+len("url="):])[0]
+			}
+			if !once && strings.Contains(line, "mqtt subscribed") {
 				once = true
 				close(subscribed)
 			}
@@ -59,7 +67,28 @@ func startRun(t *testing.T, bin string, env []string) *exec.Cmd {
 		cmd.Process.Kill()
 		t.Fatal("edgepipe run did not subscribe within 30 s")
 	}
-	return cmd
+	return cmd, <-metrics
+}
+
+// metricValue fetches a metrics page and returns the value of the sample named name.
+func metricValue(t *testing.T, url, name string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	t.Fatalf("%s: no sample %s", url, name)
+	return ""
 }
 
 // stopRun sends SIGTERM and checks that edgepipe drains and exits 0.
@@ -115,7 +144,7 @@ func TestRunSIGTERMUnderLoadDrainsAndLosesNothing(t *testing.T) {
 	env := []string{"EDGEPIPE_MQTT_URL=" + broker.URL(), "EDGEPIPE_NATS_URL=" + ns.URL(), "EDGEPIPE_DB=" + dbPath,
 		"EDGEPIPE_MODEL=" + modelPath, "EDGEPIPE_SITE=sigterm", "EDGEPIPE_CLIENT_ID=edgepipe-sigterm"}
 
-	run := startRun(t, bin, env)
+	run, _ := startRun(t, bin, env)
 	published := make(chan int, 1)
 	go func() {
 		st, err := mqttconn.Replay(context.Background(), mqttconn.ReplayOptions{URL: broker.URL(), ClientID: "sigterm-replay",
@@ -138,10 +167,14 @@ func TestRunSIGTERMUnderLoadDrainsAndLosesNothing(t *testing.T) {
 		t.Fatalf("published %d, want 4032", n)
 	}
 
-	run = startRun(t, bin, env)
+	run, metrics := startRun(t, bin, env)
 	deadline := time.Now().Add(60 * time.Second)
 	for storedCount(t, dbPath) < 4032 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The second run's metrics count what it stored: the rest.
+	if got, want := metricValue(t, metrics, "edgepipe_stored_total"), fmt.Sprint(4032-first); got != want {
+		t.Errorf("edgepipe_stored_total = %s, want %s", got, want)
 	}
 	stopRun(t, run)
 

@@ -26,7 +26,7 @@ func TestBuildFromConfig(t *testing.T) {
 	}
 
 	bad := map[string]string{
-		"qos: 2":                   "is not 0 or 1",
+		"qos: 2":                   "qos: 2 is above the maximum 1",
 		"url: http://h:1":          `scheme "http"`,
 		"topics: [a/#/b]":          "# must be the whole last level",
 		"topics: [a/b+]":           "+ must be a whole level",

@@ -52,7 +52,7 @@ func init() {
 		Fields: []pipeline.Field{
 			{Name: fieldURL, Type: pipeline.TypeString, Required: true, Description: "Broker URL: tcp://host:1883 or ssl://host:8883 (also mqtt://, mqtts://, tls://)."},
 			{Name: fieldTopics, Type: pipeline.TypeStrings, Required: true, Description: "Topic filters to subscribe to; MQTT wildcards + (one level) and # (the rest) are allowed, e.g. sensors/+/reading."},
-			{Name: fieldQoS, Type: pipeline.TypeInt, Default: 1, Min: pipeline.AtLeast(0), Max: pipeline.AtLeast(1), Description: "Subscription QoS: 1 (at-least-once, the default) or 0 (at most once: a message is lost if edgepipe stops before committing it)."},
+			{Name: fieldQoS, Type: pipeline.TypeInt, Default: 1, Min: pipeline.AtLeast(0), Max: pipeline.AtLeast(1), Description: "Subscription QoS: 1 (at-least-once, the default) or 0 (at most once: a message is lost if edgepipe stops before committing it). QoS 2 is not needed: the store makes redeliveries harmless."},
 			{Name: fieldClientID, Type: pipeline.TypeString, Required: true, Description: "MQTT client id. A fixed id is what makes the session persistent: the broker keeps the subscription and the unacknowledged messages while edgepipe is down. Two running pipelines must not share it."},
 			{Name: fieldCleanSession, Type: pipeline.TypeBool, Default: false, Description: "Start a new session on every connect (the broker forgets queued messages): loses data across restarts; leave false."},
 			{Name: fieldUsername, Type: pipeline.TypeString, Default: "", Description: "User name for the broker, if it requires one."},
@@ -101,12 +101,7 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			return nil, c.Errorf(fieldTopics, "%v", err)
 		}
 	}
-	switch q := c.Int(fieldQoS); q {
-	case 0, 1:
-		o.QoS = byte(q)
-	default:
-		return nil, c.Errorf(fieldQoS, "%d is not 0 or 1 (QoS 2 is not supported: the store already makes redeliveries harmless)", q)
-	}
+	o.QoS = byte(c.Int(fieldQoS)) // 0 or 1, bounded by its declaration
 	if strings.TrimSpace(o.ClientID) == "" {
 		return nil, c.Errorf(fieldClientID, "must not be empty: a fixed client id is what makes the session persistent")
 	}

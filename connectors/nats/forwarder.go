@@ -121,9 +121,6 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	if cfg.duplicateWindow <= 0 {
 		return nil, c.Errorf(fieldDuplicateWindow, "must be positive")
 	}
-	if cfg.maxPending < 1 {
-		return nil, c.Errorf(fieldMaxPending, "%d: must be at least 1", cfg.maxPending)
-	}
 	if cfg.retryMax <= 0 {
 		return nil, c.Errorf(fieldRetryMax, "must be positive")
 	}

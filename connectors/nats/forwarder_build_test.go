@@ -78,7 +78,7 @@ func TestBuildErrors(t *testing.T) {
 		"wildcard prefix":  {"  url: nats://h\n  subject_prefix: edge.>\n", `subject_prefix: "edge.>"`},
 		"bad stream":       {"  url: nats://h\n  stream: a.b\n", `stream: "a.b" is not a valid stream name`},
 		"bad format":       {"  url: nats://h\n  format: xml\n", `"xml" is not one of msgpack, json`},
-		"zero pending":     {"  url: nats://h\n  max_pending: 0\n", "max_pending: 0: must be at least 1"},
+		"zero pending":     {"  url: nats://h\n  max_pending: 0\n", "max_pending: 0 is below the minimum 1"},
 		"zero retry":       {"  url: nats://h\n  retry_max: 0s\n", "retry_max"},
 		"zero window":      {"  url: nats://h\n  duplicate_window: 0s\n", "duplicate_window"},
 		"password only":    {"  url: nats://h\n  password: pw\n", "password: set user"},

@@ -80,9 +80,6 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	if opts.Path == "" {
 		return nil, c.Errorf(fieldPath, "must not be empty")
 	}
-	if opts.Batch < 1 {
-		return nil, c.Errorf(fieldBatch, "must be at least 1, got %d", opts.Batch)
-	}
 	if opts.BusyTimeout < 0 {
 		return nil, c.Errorf(fieldBusyTimeout, "must not be negative, got %s", opts.BusyTimeout)
 	}
