@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN      := bin/edgepipe
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test integration lint docs clean
+.PHONY: build run test integration lint docs model clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgepipe
@@ -28,6 +28,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# Retrain the shipped model configs/demo.model (training is seeded: the same bytes every
+# time; a test checks it).
+model: build
+	./$(BIN) train --name demo --out configs/demo.model
 
 # Regenerate README.md's config reference from the code.
 docs:

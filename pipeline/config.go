@@ -280,11 +280,14 @@ func (p *parser) scalar(f Field, n *yaml.Node) (string, bool) {
 	ok := true
 	s := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 		m := envRef.FindStringSubmatch(ref)
-		if v, set := p.lookup(m[1]); set {
+		v, set := p.lookup(m[1])
+		switch {
+		case m[2] != "" && v != "":
 			return v
-		}
-		if m[2] != "" {
-			return m[3]
+		case m[2] != "":
+			return m[3] // ${VAR:-default}: unset or empty, as in the shell
+		case set:
+			return v
 		}
 		p.errorf(n, "%s: environment variable %s is not set", f.Name, m[1])
 		ok = false

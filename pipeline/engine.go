@@ -63,6 +63,7 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 	for _, c := range cfg.Pipeline {
 		op, ok := build(c).(Operator)
 		if !ok {
+			width = -2 // unknown after an operator that failed to build
 			continue
 		}
 		p.ops = append(p.ops, op)

@@ -194,6 +194,7 @@ func TestBuildErrorsCarryFieldPosition(t *testing.T) {
 
 func TestEnvInterpolation(t *testing.T) {
 	t.Setenv("EP_COUNT", "7")
+	t.Setenv("EP_SITE", "") // empty counts as unset for ${VAR:-default}, as in the shell
 	cfg, err := Parse("p.yaml", []byte("site: ${EP_SITE:-west}\nfields: [v]\ninput: {type: test, count: \"${EP_COUNT}\"}\nstore: {type: test}\nsummarize: {type: test}\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgepipe/edgepipe/connectors/store"
 	"github.com/edgepipe/edgepipe/datasets"
+	"github.com/edgepipe/edgepipe/models"
 )
 
 // oneStream copies one shipped NAB recording into a folder of its own for --data.
@@ -97,4 +98,24 @@ func checkDemo(t *testing.T, o demoOptions) {
 
 func TestDemoEndToEndEmbedded(t *testing.T) {
 	checkDemo(t, demoOptions{site: "e2e"})
+}
+
+// configs/demo.model (used by `edgepipe run -c configs/demo.yaml`) is what `make model`
+// trains: training is seeded, so the shipped file must match the code.
+func TestShippedDemoModelIsReproducible(t *testing.T) {
+	shipped, err := models.Load("../../configs/demo.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := datasets.ReadNABDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := trainStreams(streams, models.DefaultAnomalyOptions(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Meta().Version, shipped.Meta().Version; got != want {
+		t.Fatalf("trained version %s, shipped %s: run make model", got, want)
+	}
 }
