@@ -274,6 +274,11 @@ func (f *forwarder) Run(ctx context.Context, ob pipeline.Outbox) error {
 		default:
 			attempt++
 			wait := retryDelay(attempt, f.cfg.retryMax)
+			if !nc.IsConnected() {
+				// Publishing while disconnected fails with "outbound buffer limit
+				// exceeded" (the reconnect buffer is off); say why instead.
+				err = fmt.Errorf("not connected (last error: %v)", nc.LastError())
+			}
 			f.log.Warn("nats: forwarding failed; the outbox keeps the summaries and retries", "err", err, "attempt", attempt, "retry_in", wait)
 			f.sleep(ctx, wait)
 		}
