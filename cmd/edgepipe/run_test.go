@@ -178,21 +178,14 @@ func TestRunSIGTERMUnderLoadDrainsAndLosesNothing(t *testing.T) {
 	}
 	stopRun(t, run)
 
-	db, err := store.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := db.Counts(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Inferences != 4032 || c.DeadLetters != 0 || c.Outbox != 0 {
+	if c := dbCounts(t, dbPath); c.Inferences != 4032 || c.DeadLetters != 0 || c.Outbox != 0 {
 		t.Fatalf("after two runs: %+v (first run stored %d); want 4032 readings once each, no dead letters, empty outbox", c, first)
 	}
 }
 
-func storedCount(t *testing.T, path string) int64 {
+func storedCount(t *testing.T, path string) int64 { return dbCounts(t, path).Inferences }
+
+func dbCounts(t *testing.T, path string) store.Counts {
 	t.Helper()
 	db, err := store.Open(path)
 	if err != nil {
@@ -203,5 +196,5 @@ func storedCount(t *testing.T, path string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Inferences
+	return c
 }
