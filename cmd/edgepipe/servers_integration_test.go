@@ -1,0 +1,191 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	natsconn "github.com/edgepipe/edgepipe/connectors/nats"
+	"github.com/edgepipe/edgepipe/datasets"
+)
+
+// The delivery tests (issue 3) run real servers as child processes on free ports, so a
+// test can stop, kill and restart them: Mosquitto with the no-loss settings of
+// configs/mosquitto.conf, and nats-server with JetStream.
+
+// lookBinary finds a server binary on PATH or in /usr/sbin (Debian's packages).
+func lookBinary(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := "/usr/sbin/" + name
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s not found: install the Debian package %s (.ci/run does)", name, name)
+	}
+	return p
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitListening waits until something accepts connections on port.
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("nothing listens on port %d after 15 s", port)
+}
+
+// server is a child-process server on a fixed port that can be stopped and started again.
+type server struct {
+	t    *testing.T
+	name string
+	port int
+	args []string
+	cmd  *exec.Cmd
+}
+
+func (s *server) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(lookBinary(s.t, s.name), s.args...)
+	if testing.Verbose() {
+		s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
+	}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	waitListening(s.t, s.port)
+}
+
+// stop ends the server with SIGTERM (a clean shutdown: Mosquitto saves its persistence
+// file) and waits for it.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// startMosquitto runs Mosquitto on a free port with the settings of configs/mosquitto.conf
+// (no queue limit, 1000 in flight, persistence) and its persistence in dir.
+func startMosquitto(t *testing.T, dir string) *server {
+	t.Helper()
+	port := freePort(t)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+max_queued_messages 0
+max_queued_bytes 536870912
+max_inflight_messages 1000
+persistence true
+persistence_location %s/
+autosave_interval 1
+`, port, dir)), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777) // Mosquitto started as root drops to the mosquitto user
+	s := &server{t: t, name: "mosquitto", port: port, args: []string{"-c", conf}}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) mqttURL() string { return fmt.Sprintf("tcp://127.0.0.1:%d", s.port) }
+
+// startNATS runs nats-server with JetStream on a free port, storing in dir.
+func startNATS(t *testing.T, dir string) *server {
+	t.Helper()
+	port := freePort(t)
+	s := &server{t: t, name: "nats-server", port: port, args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir}}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) natsURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+
+// syntheticStreams returns n devices with per readings each, one a minute from
+// 2024-01-01 UTC, values a slow sine with device-specific offsets: distinct (device,
+// time) keys, so exactly-once is checkable.
+func syntheticStreams(n, per int) []datasets.Stream {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]datasets.Stream, n)
+	for d := range out {
+		s := datasets.Stream{Name: fmt.Sprintf("dev-%03d", d)}
+		for i := 0; i < per; i++ {
+			s.Times = append(s.Times, t0.Add(time.Duration(i)*time.Minute))
+			s.Values = append(s.Values, float64(d)+float64(i%60)/10)
+		}
+		out[d] = s
+	}
+	return out
+}
+
+// streamSummaries reads every summary of site from the EDGEPIPE stream and returns how
+// many messages each Nats-Msg-Id has.
+func streamSummaries(t *testing.T, natsURL, site string) map[string]int {
+	t.Helper()
+	nc, err := natsconn.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, natsconn.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := natsconn.DefaultSubjectPrefix + "." + natsconn.SanitizeToken(site) + ".>"
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for {
+		batch, err := cons.FetchNoWait(1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			ids[m.Headers().Get("Nats-Msg-Id")]++
+			n++
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return ids
+}
