@@ -22,7 +22,7 @@ test:
 # Against a real Mosquitto and nats-server with JetStream (.ci/run starts them):
 # EDGEPIPE_IT_MQTT_URL and EDGEPIPE_IT_NATS_URL say where.
 integration:
-	$(GO) test -count=1 -tags integration -timeout 10m -run Integration ./...
+	$(GO) test -count=1 -tags integration -timeout 25m -run Integration ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
