@@ -19,6 +19,7 @@ const (
 	KeyFields       = "fields"
 	KeyBuffer       = "buffer"
 	KeyDrainTimeout = "drain_timeout"
+	KeyWatchdog     = "watchdog"
 	keyType         = "type"
 )
 
@@ -30,6 +31,7 @@ var TopFields = []Field{
 	{Name: KeyFields, Type: TypeStrings, Required: true, Description: "The reading's fields, in order: Record.Values[i] is fields[i]."},
 	{Name: KeyBuffer, Type: TypeInt, Default: 1024, Min: AtLeast(1), Description: "Capacity (records) of each channel between stages; a full channel blocks the stage before it (backpressure)."},
 	{Name: KeyDrainTimeout, Type: TypeDuration, Default: 30 * time.Second, Description: "On SIGINT/SIGTERM, how long to wait for in-flight records to be committed and acked and the outbox forwarded before stopping anyway (what was not committed is not acked)."},
+	{Name: KeyWatchdog, Type: TypeDuration, Default: time.Duration(0), Description: "When no reading has arrived for this long, log a WARN \"no reading for …\" (once per stall) and set the gauge edgepipe_stalled to 1 (0 again when readings resume; edgepipe_stalls_total counts stalls). 0 turns the watchdog off."},
 }
 
 // Config is a parsed pipeline file.

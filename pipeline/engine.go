@@ -150,12 +150,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.forwarder != nil {
 		go func() { fwdDone <- p.forwarder.Run(fctx, p.Outbox()) }()
 	}
+	srcOut := chans[0]
+	if after := p.cfg.Top.Duration(KeyWatchdog); after > 0 {
+		wd := newWatchdog(after, log, p.env.Metrics)
+		srcOut = make(chan *Record)
+		go wd.relay(hard, srcOut, chans[0])
+		go wd.watch(fctx)
+	}
 	srcCtx, srcCancel := context.WithCancel(ctx)
 	defer srcCancel()
 	srcDone := make(chan error, 1)
 	go func() {
-		srcDone <- p.source.Run(srcCtx, chans[0])
-		close(chans[0])
+		srcDone <- p.source.Run(srcCtx, srcOut)
+		close(srcOut)
 	}()
 
 	var runErr error

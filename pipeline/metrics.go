@@ -33,6 +33,13 @@ type Metrics struct {
 	InferSeconds, CommitSeconds prometheus.Histogram
 	// Connected is 1 while a connector's connection is up, by connector (mqtt, nats).
 	Connected *prometheus.GaugeVec
+	// StoreHealthy is 1 while the store commits, 0 after a failed transaction (disk
+	// full, read-only file…) until one succeeds again; nothing is acked meanwhile.
+	StoreHealthy prometheus.Gauge
+	// Stalled is 1 while no record has reached the pipeline for the watchdog's duration;
+	// Stalls counts those stalls (see the top-level watchdog key).
+	Stalled prometheus.Gauge
+	Stalls  prometheus.Counter
 }
 
 // NewMetrics returns a fresh set of metrics on a new registry.
@@ -54,8 +61,11 @@ func NewMetrics() *Metrics {
 		InferSeconds:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_infer_batch_seconds", Help: "Model time per inference batch.", Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10)}),
 		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgepipe_store_commit_seconds", Help: "Store time per transaction.", Buckets: prometheus.ExponentialBuckets(1e-4, 4, 9)}),
 		Connected:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgepipe_connected", Help: "1 while the connector's connection is up."}, []string{"connector"}),
+		StoreHealthy:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_store_healthy", Help: "1 while the store commits; 0 after a failed transaction until one succeeds (nothing is acked meanwhile)."}),
+		Stalled:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_stalled", Help: "1 while no reading has arrived for the watchdog duration."}),
+		Stalls:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stalls_total", Help: "Stalls reported by the watchdog: periods of the watchdog duration without a reading."}),
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected} {
+	for _, c := range []prometheus.Collector{m.Stalled, m.Stalls, m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected, m.StoreHealthy} {
 		f(c)
 	}
 	return m

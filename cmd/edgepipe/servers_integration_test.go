@@ -93,12 +93,22 @@ func (s *server) stop() {
 }
 
 // startMosquitto runs Mosquitto on a free port with the settings of configs/mosquitto.conf
-// (no queue limit, 1000 in flight, persistence) and its persistence in dir.
+// (no queue limit, 1000 in flight, persistence) and its config in dir. Its persistence
+// goes to a folder of its own under the system temp folder: Mosquitto started as root
+// drops to the mosquitto user, which cannot enter a test's private temp folder.
 func startMosquitto(t *testing.T, dir string) *server {
 	t.Helper()
 	port := freePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	err := os.WriteFile(conf, []byte(fmt.Sprintf(`listener %d 127.0.0.1
+	dir, err := os.MkdirTemp("", "edgepipe-it-mosquitto-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	err = os.WriteFile(conf, []byte(fmt.Sprintf(`listener %d 127.0.0.1
 allow_anonymous true
 max_queued_messages 0
 max_queued_bytes 536870912
@@ -110,7 +120,6 @@ autosave_interval 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o777) // Mosquitto started as root drops to the mosquitto user
 	s := &server{t: t, name: "mosquitto", port: port, args: []string{"-c", conf}}
 	s.start()
 	t.Cleanup(s.stop)

@@ -30,6 +30,7 @@ const (
 	fieldPassword     = "password"
 	fieldKeepAlive    = "keepalive"
 	fieldConnectRetry = "connect_retry"
+	fieldPresence     = "presence_topic"
 )
 
 // Defaults of the "mqtt" input.
@@ -59,6 +60,7 @@ func init() {
 			{Name: fieldPassword, Type: pipeline.TypeString, Default: "", Secret: true, Description: "Password for the broker; use ${VAR} to read it from the environment."},
 			{Name: fieldKeepAlive, Type: pipeline.TypeDuration, Default: DefaultKeepAlive, Description: "MQTT keepalive: the interval of pings that detect a dead connection."},
 			{Name: fieldConnectRetry, Type: pipeline.TypeDuration, Default: DefaultConnectRetry, Description: "Longest wait between reconnection attempts (the wait doubles from 250ms up to this); edgepipe retries for ever."},
+			{Name: fieldPresence, Type: pipeline.TypeString, Default: DefaultPresenceTopic, Description: "Topic of this pipeline's presence ({client_id} is replaced): \"online\" (retained, with a heartbeat every keepalive/2) while running, \"offline\" by a Last Will or a clean stop. A pipeline started while another one with the same client id runs fails at start instead of fighting it for the session. Empty turns it off."},
 		},
 		Build: build,
 	})
@@ -77,18 +79,22 @@ type SourceOptions struct {
 	// wait between reconnection attempts (default DefaultConnectRetry).
 	KeepAlive    time.Duration
 	ConnectRetry time.Duration
+	// PresenceTopic is the presence topic template (see DefaultPresenceTopic); "" = no
+	// presence and no check at start.
+	PresenceTopic string
 }
 
 func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	o := SourceOptions{
-		URL:          c.String(fieldURL),
-		Topics:       c.Strings(fieldTopics),
-		ClientID:     c.String(fieldClientID),
-		CleanSession: c.Bool(fieldCleanSession),
-		Username:     c.String(fieldUsername),
-		Password:     c.String(fieldPassword),
-		KeepAlive:    c.Duration(fieldKeepAlive),
-		ConnectRetry: c.Duration(fieldConnectRetry),
+		URL:           c.String(fieldURL),
+		Topics:        c.Strings(fieldTopics),
+		ClientID:      c.String(fieldClientID),
+		CleanSession:  c.Bool(fieldCleanSession),
+		Username:      c.String(fieldUsername),
+		Password:      c.String(fieldPassword),
+		KeepAlive:     c.Duration(fieldKeepAlive),
+		ConnectRetry:  c.Duration(fieldConnectRetry),
+		PresenceTopic: c.String(fieldPresence),
 	}
 	if err := checkURL(o.URL); err != nil {
 		return nil, c.Errorf(fieldURL, "%v", err)
@@ -110,6 +116,11 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	}
 	if o.ConnectRetry <= 0 {
 		return nil, c.Errorf(fieldConnectRetry, "must be positive")
+	}
+	if o.PresenceTopic != "" {
+		if err := checkTopic(presenceTopic(o.PresenceTopic, o.ClientID)); err != nil {
+			return nil, c.Errorf(fieldPresence, "%v", err)
+		}
 	}
 	return NewSource(o, env)
 }
@@ -145,6 +156,14 @@ func checkFilter(f string) error {
 		if strings.Contains(l, "+") && l != "+" {
 			return fmt.Errorf("topic filter %q: + must be a whole level", f)
 		}
+	}
+	return nil
+}
+
+// checkTopic validates a topic name to publish to: non-empty, no wildcards.
+func checkTopic(t string) error {
+	if t == "" || strings.ContainsAny(t, "+#") {
+		return fmt.Errorf("topic %q: want a topic name without wildcards", t)
 	}
 	return nil
 }
@@ -199,6 +218,16 @@ type Source struct {
 	// ready is closed after the first successful subscription.
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// presence is the expanded presence topic ("" = off); stopAnnounce ends the
+	// heartbeat (presence.go).
+	presence     string
+	stopAnnounce chan struct{}
+	// lossMu guards connectedAt (the last connect) and quickLosses (connections lost
+	// soon after they were made, in a row).
+	lossMu      sync.Mutex
+	connectedAt time.Time
+	quickLosses int
 }
 
 // NewSource returns an unconnected Source; Run connects. Zero KeepAlive and ConnectRetry
@@ -219,6 +248,11 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 		fatal: make(chan error, 1),
 		drain: make(chan struct{}),
 		ready: make(chan struct{}),
+
+		stopAnnounce: make(chan struct{}),
+	}
+	if o.PresenceTopic != "" {
+		s.presence = presenceTopic(o.PresenceTopic, o.ClientID)
 	}
 	if env != nil {
 		if env.Log != nil {
@@ -249,10 +283,14 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.setConnected(0)
 			s.log.Warn("mqtt connection lost; reconnecting", "err", err)
+			s.noteLoss()
 		}).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
 			s.log.Info("mqtt reconnecting", "url", o.URL)
 		})
+	if s.presence != "" {
+		po.SetWill(s.presence, presenceOffline, 1, true)
+	}
 	s.client = paho.NewClient(po)
 	return s, nil
 }
@@ -277,6 +315,9 @@ func (s *Source) Run(ctx context.Context, out chan<- *pipeline.Record) error {
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
+	if s.presence != "" && ctx.Err() == nil {
+		go s.announce(s.stopAnnounce)
+	}
 	select {
 	case <-ctx.Done():
 		return nil
@@ -289,13 +330,22 @@ func (s *Source) Run(ctx context.Context, out chan<- *pipeline.Record) error {
 func (s *Source) connect(ctx context.Context) error {
 	wait := firstRetry
 	for {
-		tok := s.client.Connect()
-		select {
-		case <-tok.Done():
-		case <-ctx.Done():
-			return nil
+		var err error
+		if s.presence != "" {
+			err = s.checkPresence(ctx.Done())
+			if errors.Is(err, errClientIDInUse) {
+				return err
+			}
 		}
-		err := tok.Error()
+		if err == nil {
+			tok := s.client.Connect()
+			select {
+			case <-tok.Done():
+			case <-ctx.Done():
+				return nil
+			}
+			err = tok.Error()
+		}
 		if err == nil {
 			return nil
 		}
@@ -328,6 +378,10 @@ func permanent(err error) bool {
 // is needed. It runs on its own goroutine (paho starts it with go).
 func (s *Source) onConnect(c paho.Client) {
 	s.setConnected(1)
+	s.lossMu.Lock()
+	s.connectedAt = time.Now()
+	s.lossMu.Unlock()
+	s.publishPresence(presenceOnline)
 	filters := make(map[string]byte, len(s.opts.Topics))
 	for _, t := range s.opts.Topics {
 		filters[t] = s.opts.QoS
@@ -380,6 +434,10 @@ func (s *Source) Ready() <-chan struct{} { return s.ready }
 // handle is paho's message handler; it runs on paho's router goroutine, one message at a
 // time in arrival order, and blocks while the pipeline is full (see Source).
 func (s *Source) handle(_ paho.Client, msg paho.Message) {
+	if s.presence != "" && strings.HasPrefix(msg.Topic(), s.presence) {
+		msg.Ack() // this pipeline's own presence, matched by a wide filter (#): not a reading
+		return
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.draining {
@@ -419,6 +477,8 @@ func (s *Source) setConnected(v float64) {
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopDelivering()
+		close(s.stopAnnounce)
+		s.publishPresence(presenceOffline) // a clean DISCONNECT does not fire the will
 		s.client.Disconnect(disconnectQuiesce)
 		s.setConnected(0)
 	})
