@@ -15,7 +15,7 @@ import (
 func queryCmd() *cobra.Command {
 	var db, device, since, until, format string
 	var limit int
-	var dead bool
+	var dead, outbox bool
 	cmd := &cobra.Command{
 		Use:   "query --db PATH [--device D] [--since T] [--until T] [--format csv|json]",
 		Short: "Print stored results (one row per reading: device, time, values, score, anomaly, label, model)",
@@ -37,6 +37,9 @@ func queryCmd() *cobra.Command {
 			if dead {
 				return printDeadLetters(ctx, d, cmd.OutOrStdout(), limit)
 			}
+			if outbox {
+				return printOutbox(ctx, d, cmd.OutOrStdout())
+			}
 			fields, err := d.Fields(ctx)
 			if err != nil {
 				return err
@@ -53,6 +56,8 @@ func queryCmd() *cobra.Command {
 	f.StringVar(&format, "format", "csv", "output format: csv or json (JSON lines)")
 	f.IntVar(&limit, "limit", 0, "at most this many rows (0 = all)")
 	f.BoolVar(&dead, "dead-letters", false, "print the dead letters instead (newest first, JSON lines: time, topic, reason, device, payload)")
+	f.BoolVar(&outbox, "outbox", false, "print the summaries waiting for NATS instead (oldest first, the order they are sent in; JSON lines: msg_id, device, start_ms, created)")
+	cmd.MarkFlagsMutuallyExclusive("dead-letters", "outbox")
 	cmd.MarkFlagRequired("db")
 	return cmd
 }
@@ -91,5 +96,21 @@ func printDeadLetters(ctx context.Context, d *store.DB, w io.Writer, limit int) 
 			row.Time = &dl.Time
 		}
 		return enc.Encode(row)
+	})
+}
+
+// outboxRow is one line of `query --outbox`.
+type outboxRow struct {
+	MsgID   string    `json:"msg_id"`
+	Device  string    `json:"device"`
+	StartMs int64     `json:"start_ms"`
+	Created time.Time `json:"created"`
+}
+
+// printOutbox writes the outbox entries, oldest first, as JSON lines.
+func printOutbox(ctx context.Context, d *store.DB, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return d.Outbox(ctx, func(e store.OutboxEntry) error {
+		return enc.Encode(outboxRow{MsgID: e.MsgID, Device: e.Device, StartMs: e.StartMs, Created: e.Created})
 	})
 }

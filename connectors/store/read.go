@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -205,6 +206,47 @@ func (d *DB) Summaries(ctx context.Context, device string, fn func(pipeline.Summ
 			return err
 		}
 		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// OutboxEntry is one summary waiting in the outbox for the forwarder.
+type OutboxEntry struct {
+	// ID is the outbox row id: entries are forwarded in ascending ID order.
+	ID int64
+	// MsgID is the Nats-Msg-Id, `<site>/<device>/<start ms>`.
+	MsgID  string
+	Device string
+	// StartMs is the window start in ms since the Unix epoch (UTC).
+	StartMs int64
+	// Created is when the summary was written (UTC).
+	Created time.Time
+}
+
+// Outbox calls fn for each summary waiting in the outbox, oldest (lowest id, the order
+// the forwarder sends them in) first. It stops at and returns fn's first error; a payload
+// that is not a msgpack summary is an error naming its row.
+func (d *DB) Outbox(ctx context.Context, fn func(OutboxEntry) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, msg_id, payload, created FROM outbox ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e OutboxEntry
+		var payload []byte
+		var created int64
+		if err := rows.Scan(&e.ID, &e.MsgID, &payload, &created); err != nil {
+			return err
+		}
+		var s pipeline.Summary
+		if err := msgpack.Unmarshal(payload, &s); err != nil {
+			return fmt.Errorf("store: outbox row %d (%s): %w", e.ID, e.MsgID, err)
+		}
+		e.Device, e.StartMs, e.Created = s.Device, s.StartMs, fromNano(created)
+		if err := fn(e); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgepipe/edgepipe/pipeline"
 )
 
 // storeThree stores three readings (two devices, one missing value, one unscored
@@ -103,5 +105,41 @@ func TestOpenRejectsMissingAndForeignFiles(t *testing.T) {
 	}
 	if _, err := Open(other); err == nil || !strings.Contains(err.Error(), "not an edgepipe database") {
 		t.Fatalf("Open of an empty file = %v, want not an edgepipe database", err)
+	}
+}
+
+// Outbox lists the waiting summaries in the order they were written (the forwarder's
+// order), with device and window start decoded from the payload.
+func TestOutboxListsEntriesOldestFirst(t *testing.T) {
+	path := dbPath(t)
+	s := openSink(t, path, testEnv(nil))
+	ctx := context.Background()
+	var sums []pipeline.Summary
+	for i, dev := range []string{"b", "a", "c.d"} {
+		sums = append(sums, pipeline.Summary{Schema: pipeline.SummarySchema, Version: pipeline.SummaryVersion, Site: "plant1",
+			Device: dev, StartMs: 60000 * int64(i+1), EndMs: 60000 * int64(i+2), Count: 1})
+	}
+	if err := s.summarize(ctx, sums); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.Outbox().Pending(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Outbox().Remove(ctx, []int64{pending[0].ID}); err != nil { // "b" was forwarded
+		t.Fatal(err)
+	}
+	s.Close()
+	var got []OutboxEntry
+	if err := openRO(t, path).Outbox(ctx, func(e OutboxEntry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].MsgID != "plant1/a/120000" || got[0].Device != "a" || got[0].StartMs != 120000 ||
+		got[1].MsgID != "plant1/c.d/180000" || got[1].Device != "c.d" || got[1].StartMs != 180000 ||
+		got[0].ID >= got[1].ID || got[0].Created.IsZero() || got[0].Created.Location() != time.UTC {
+		t.Fatalf("outbox = %+v, want plant1/a/120000 then plant1/c.d/180000", got)
 	}
 }

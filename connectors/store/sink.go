@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgepipe/edgepipe/pipeline"
 )
@@ -74,6 +75,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	if n, err := s.outbox.Len(ctx); err == nil {
 		s.metrics.OutboxDepth.Set(float64(n))
 	}
+	s.metrics.StoreHealthy.Set(1)
 	return s, nil
 }
 
@@ -139,7 +141,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
 
 // process commits one batch, acks it and summarizes what it newly stored.
 func (s *Sink) process(ctx context.Context, batch []*pipeline.Record) error {
-	committed, dups, err := retry(ctx, s.log, "commit readings", len(batch), func() ([]*pipeline.Record, int, error) {
+	committed, dups, err := retry(ctx, s.log, s.metrics.StoreHealthy, "commit readings", len(batch), func() ([]*pipeline.Record, int, error) {
 		return s.commit(ctx, batch)
 	})
 	if err != nil {
@@ -244,8 +246,10 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 }
 
 // retry runs op until it succeeds or ctx is cancelled, with exponential backoff
-// (100 ms doubling up to 10 s, ±50 % jitter), logging each failure.
-func retry[A, B any](ctx context.Context, log *slog.Logger, what string, n int, op func() (A, B, error)) (A, B, error) {
+// (100 ms doubling up to 10 s, ±50 % jitter), logging each failure at ERROR. healthy is
+// set to 0 after each failed attempt and to 1 after the successful one, so that a store
+// that cannot commit (disk full, read-only file) shows as edgepipe_store_healthy 0.
+func retry[A, B any](ctx context.Context, log *slog.Logger, healthy prometheus.Gauge, what string, n int, op func() (A, B, error)) (A, B, error) {
 	type pair struct {
 		a A
 		b B
@@ -256,6 +260,11 @@ func retry[A, B any](ctx context.Context, log *slog.Logger, what string, n int, 
 	bo.MaxInterval = 10 * time.Second
 	p, err := backoff.Retry(ctx, func() (pair, error) {
 		a, b, err := op()
+		if err != nil {
+			healthy.Set(0)
+		} else {
+			healthy.Set(1)
+		}
 		return pair{a, b}, err
 	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
 		log.Error("store: transaction failed, nothing acked; retrying", "op", what, "records", n, "retry_in", next, "err", err)

@@ -154,8 +154,9 @@ func (h *errorSignal) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
-// A transaction that fails (here a trigger aborts every insert) acks nothing; the batch
-// is retried and acked once it commits.
+// A transaction that fails (here a trigger aborts every insert) acks nothing and sets
+// edgepipe_store_healthy to 0; the batch is retried and acked once it commits, and the
+// gauge is 1 again.
 func TestSinkFailedCommitIsNotAcked(t *testing.T) {
 	path := dbPath(t)
 	env := testEnv(nil)
@@ -172,6 +173,9 @@ func TestSinkFailedCommitIsNotAcked(t *testing.T) {
 	if _, err := admin.Exec(`CREATE TRIGGER reject BEFORE INSERT ON inferences BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`); err != nil {
 		t.Fatal(err)
 	}
+	if h := metric(t, env.Metrics.StoreHealthy); h != 1 {
+		t.Fatalf("store healthy = %v after opening, want 1", h)
+	}
 
 	var a acks
 	in := make(chan *pipeline.Record, 2)
@@ -185,6 +189,9 @@ func TestSinkFailedCommitIsNotAcked(t *testing.T) {
 	if a.n.Load() != 0 {
 		t.Fatalf("acks = %d after a failed commit, want 0", a.n.Load())
 	}
+	if h := metric(t, env.Metrics.StoreHealthy); h != 0 {
+		t.Fatalf("store healthy = %v after a failed commit, want 0", h)
+	}
 	if c := counts(t, path); c.Inferences != 0 {
 		t.Fatalf("inferences = %d after a failed commit, want 0", c.Inferences)
 	}
@@ -194,8 +201,9 @@ func TestSinkFailedCommitIsNotAcked(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if a.n.Load() != 2 || metric(t, env.Metrics.Stored) != 2 {
-		t.Fatalf("after the retry: acks %d, stored %v; want 2 and 2", a.n.Load(), metric(t, env.Metrics.Stored))
+	if a.n.Load() != 2 || metric(t, env.Metrics.Stored) != 2 || metric(t, env.Metrics.StoreHealthy) != 1 {
+		t.Fatalf("after the retry: acks %d, stored %v, healthy %v; want 2, 2 and 1",
+			a.n.Load(), metric(t, env.Metrics.Stored), metric(t, env.Metrics.StoreHealthy))
 	}
 }
 

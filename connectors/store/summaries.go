@@ -39,7 +39,7 @@ func (s *Sink) summarize(ctx context.Context, sums []pipeline.Summary) error {
 		kept = append(kept, sum)
 		payloads = append(payloads, b)
 	}
-	written, _, err := retry(ctx, s.log, "write summaries", len(kept), func() ([]pipeline.Summary, struct{}, error) {
+	written, _, err := retry(ctx, s.log, s.metrics.StoreHealthy, "write summaries", len(kept), func() ([]pipeline.Summary, struct{}, error) {
 		w, err := s.writeSummaries(ctx, kept, payloads)
 		return w, struct{}{}, err
 	})
