@@ -74,7 +74,7 @@ func ssHoldLock(ctx context.Context, t *testing.T, dbPath string, hold, gap time
 }
 
 // TestIntegrationSlowStore publishes 25,000 readings as fast as Mosquitto takes them
-// while another connection holds the database's write lock 3 s out of every 3.3 s for
+// while another connection holds the database's write lock 3 s out of every 3.1 s for
 // 15 s, so that edgepipe's commits crawl. The backlog must stay at the broker:
 // edgepipe holds at most a bounded number of received-but-unstored readings, its peak
 // RSS stays bounded, and once the lock is gone every reading is stored once.
@@ -110,7 +110,7 @@ func TestIntegrationSlowStore(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	cycles := 0
-	wg.Go(func() { cycles = ssHoldLock(ctx, t, dbPath, 3*time.Second, 300*time.Millisecond) })
+	wg.Go(func() { cycles = ssHoldLock(ctx, t, dbPath, 3*time.Second, 100*time.Millisecond) })
 	time.Sleep(200 * time.Millisecond) // the lock is taken before the first reading
 	published := make(chan int, 1)
 	go func() { published <- scPublish(t, mq.mqttURL(), site, streams) }()
