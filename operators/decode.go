@@ -353,7 +353,12 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 		}
 		var err error
 		if t, err = parseTime(raw, d.timeUnit); err != nil {
-			rec.Fail(fmt.Sprintf("decode: bad timestamp %q: %v", d.timeField, err))
+			var re *rangeError
+			if errors.As(err, &re) {
+				rec.Fail("decode: " + err.Error())
+			} else {
+				rec.Fail(fmt.Sprintf("decode: bad timestamp %q: %v", d.timeField, err))
+			}
 			return
 		}
 	}
@@ -382,8 +387,8 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 // as int64 ns, or that lies more than maxFuture after or maxPast before the arrival
 // time; "" when t is accepted. A zero arrival time (unknown) skips the arrival bounds.
 func (d *Decode) checkTime(t, arrival time.Time) string {
-	if t.Before(minTime) || t.After(maxTime) {
-		return fmt.Sprintf("decode: time %s is outside the representable range (1678–2262)", t.Format(time.RFC3339Nano))
+	if err := representable(t); err != nil {
+		return "decode: " + err.Error()
 	}
 	if arrival.IsZero() {
 		return ""
@@ -491,8 +496,43 @@ func notNumber(v any) string {
 // parseTime converts a decoded timestamp to UTC. Numbers are epoch s, ms, µs or ns per
 // unit (auto: by magnitude, |v| < 1e11 s, < 1e14 ms, < 1e17 µs, else ns); strings are
 // RFC 3339 unless they parse as a number and unit is not rfc3339; msgpack timestamps
-// (extension −1) are taken as they are.
+// (extension −1) are taken as they are. A time it returns is representable as int64 ns
+// (minTime to maxTime); one outside that range is a *rangeError.
 func parseTime(v any, unit string) (time.Time, error) {
+	t, err := parseTimeAny(v, unit)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := representable(t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// maxAbsEpochSec bounds |seconds since the epoch| that parseTimeAny turns into a
+// time.Time (2^40 s ≈ 34 800 years, far outside minTime–maxTime); beyond it the number
+// itself is reported, as time.Unix would overflow near ±2^63 s.
+const maxAbsEpochSec = 1 << 40
+
+// rangeError is an event time outside minTime–maxTime (not representable as int64 ns);
+// what is the time (RFC 3339) or, far beyond, the number and its unit.
+type rangeError struct{ what string }
+
+func (e *rangeError) Error() string {
+	return "time " + e.what + " is outside the representable range (1678–2262)"
+}
+
+// representable returns a *rangeError when t is not representable as int64 ns.
+func representable(t time.Time) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return &rangeError{what: t.Format(time.RFC3339Nano)}
+	}
+	return nil
+}
+
+// parseTimeAny is parseTime without the final range check; numbers beyond
+// ±maxAbsEpochSec seconds are a *rangeError.
+func parseTimeAny(v any, unit string) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {
 		return t.UTC(), nil
 	}
@@ -557,19 +597,7 @@ func parseTime(v any, unit string) (time.Time, error) {
 			unit = UnitNs
 		}
 	}
-	if isInt {
-		switch unit {
-		case UnitS:
-			return time.Unix(i, 0).UTC(), nil
-		case UnitMs:
-			return time.UnixMilli(i).UTC(), nil
-		case UnitUs:
-			return time.UnixMicro(i).UTC(), nil
-		default:
-			return time.Unix(0, i).UTC(), nil
-		}
-	}
-	perSec := 1e9
+	var perSec int64 = 1e9
 	switch unit {
 	case UnitS:
 		perSec = 1
@@ -578,11 +606,21 @@ func parseTime(v any, unit string) (time.Time, error) {
 	case UnitUs:
 		perSec = 1e6
 	}
-	sec := math.Floor(f / perSec)
-	if math.Abs(sec) > 1<<53 {
-		return time.Time{}, fmt.Errorf("%v %s is out of range", f, unit)
+	if isInt {
+		sec, rem := i/perSec, i%perSec
+		if rem < 0 {
+			sec, rem = sec-1, rem+perSec
+		}
+		if sec > maxAbsEpochSec || sec < -maxAbsEpochSec {
+			return time.Time{}, &rangeError{what: fmt.Sprintf("%d %s", i, unit)}
+		}
+		return time.Unix(sec, rem*(1e9/perSec)).UTC(), nil
 	}
-	nsec := math.Round((f - sec*perSec) * (1e9 / perSec))
+	sec := math.Floor(f / float64(perSec))
+	if math.Abs(sec) > maxAbsEpochSec {
+		return time.Time{}, &rangeError{what: fmt.Sprintf("%v %s", f, unit)}
+	}
+	nsec := math.Round((f - sec*float64(perSec)) * float64(1e9/perSec))
 	return time.Unix(int64(sec), int64(nsec)).UTC(), nil
 }
 

@@ -352,6 +352,7 @@ func TestDecodeTimeOutsideInt64Nanoseconds(t *testing.T) {
 		{`"9999-12-31T23:59:59Z"`, "decode: time 9999-12-31T23:59:59Z is outside the representable range (1678–2262)"},
 		{`"2262-04-11T23:47:16.854775808Z"`, "decode: time 2262-04-11T23:47:16.854775808Z is outside the representable range (1678–2262)"},
 		{`"1677-09-21T00:12:43.145224191Z"`, "decode: time 1677-09-21T00:12:43.145224191Z is outside the representable range (1678–2262)"},
+		{`1e300`, "decode: time 1e+300 ns is outside the representable range (1678–2262)"},
 		{`"2262-04-11T23:47:16.854775807Z"`, ""},
 		{`"1677-09-21T00:12:43.145224192Z"`, ""},
 	} {
@@ -374,6 +375,11 @@ func TestDecodeTimeOutsideInt64Nanoseconds(t *testing.T) {
 	}
 	if r := decodeOne(t, d, "s/a", payload); r.DeadLetter != "decode: time 3000-01-01T00:00:00Z is outside the representable range (1678–2262)" {
 		t.Errorf("msgpack timestamp: reason %q", r.DeadLetter)
+	}
+	// Seconds near ±2^63 overflowed time.Unix, and the reason named a wrapped time.
+	ds := newDecode(t, DecodeOptions{TimeUnit: UnitS})
+	if r := decodeOne(t, ds, "s/a", []byte(`{"ts":9223372036854775807}`)); r.DeadLetter != "decode: time 9223372036854775807 s is outside the representable range (1678–2262)" {
+		t.Errorf("int64 max seconds: reason %q", r.DeadLetter)
 	}
 }
 
