@@ -88,6 +88,7 @@ func (s *Source) checkPresence(stop <-chan struct{}) error {
 		SetClientID("edgepipe-probe-" + hex.EncodeToString(suffix[:])).
 		SetUsername(s.opts.Username).
 		SetPassword(s.opts.Password).
+		SetTLSConfig(s.tlsConf).
 		SetCleanSession(true).
 		SetAutoReconnect(false).
 		SetConnectTimeout(10 * time.Second))
@@ -141,7 +142,7 @@ func (s *Source) checkPresence(stop <-chan struct{}) error {
 				return fmt.Errorf("mqtt %s: %w: another running edgepipe holds client id %q (its heartbeat on %s says online); "+
 					"a broker keeps one session per client id, so two pipelines would take it from each other for ever: "+
 					"stop the other one, or give each pipeline its own client_id (for load sharing see shared subscriptions in connectors/mqtt/README.md)",
-					s.opts.URL, errClientIDInUse, s.opts.ClientID, topic)
+					s.url, errClientIDInUse, s.opts.ClientID, topic)
 			case string(m.Payload()) == presenceOffline:
 				return nil // the holder's will: it died, and the broker has noticed
 			}

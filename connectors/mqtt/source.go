@@ -5,10 +5,13 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +34,10 @@ const (
 	fieldKeepAlive    = "keepalive"
 	fieldConnectRetry = "connect_retry"
 	fieldPresence     = "presence_topic"
+	fieldCAFile       = "ca_file"
+	fieldCertFile     = "cert_file"
+	fieldKeyFile      = "key_file"
+	fieldInsecure     = "insecure_skip_verify"
 )
 
 // Defaults of the "mqtt" input.
@@ -61,6 +68,10 @@ func init() {
 			{Name: fieldKeepAlive, Type: pipeline.TypeDuration, Default: DefaultKeepAlive, Description: "MQTT keepalive: the interval of pings that detect a dead connection."},
 			{Name: fieldConnectRetry, Type: pipeline.TypeDuration, Default: DefaultConnectRetry, Description: "Longest wait between reconnection attempts (the wait doubles from 250ms up to this); edgepipe retries for ever."},
 			{Name: fieldPresence, Type: pipeline.TypeString, Default: DefaultPresenceTopic, Description: "Topic of this pipeline's presence ({client_id} is replaced): \"online\" (retained, with a heartbeat every keepalive/2) while running, \"offline\" by a Last Will or a clean stop. A pipeline started while another one with the same client id runs fails at start instead of fighting it for the session. Empty turns it off."},
+			{Name: fieldCAFile, Type: pipeline.TypeString, Default: "", Description: "PEM file of the CA certificate(s) that sign the broker's certificate, for ssl:// URLs; relative to the config file. Empty = the system's root CAs."},
+			{Name: fieldCertFile, Type: pipeline.TypeString, Default: "", Description: "PEM client certificate, for brokers that require one (Mosquitto require_certificate); relative to the config file. Needs key_file."},
+			{Name: fieldKeyFile, Type: pipeline.TypeString, Default: "", Description: "PEM private key of cert_file; relative to the config file. Keep it readable by edgepipe only."},
+			{Name: fieldInsecure, Type: pipeline.TypeBool, Default: false, Description: "Accept any broker certificate without verification (tests only: it allows a man-in-the-middle; logged as a warning)."},
 		},
 		Build: build,
 	})
@@ -82,6 +93,8 @@ type SourceOptions struct {
 	// PresenceTopic is the presence topic template (see DefaultPresenceTopic); "" = no
 	// presence and no check at start.
 	PresenceTopic string
+	// TLS is used for ssl://, tls:// and mqtts:// URLs; ignored for tcp:// and mqtt://.
+	TLS TLSOptions
 }
 
 func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
@@ -95,6 +108,12 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 		KeepAlive:     c.Duration(fieldKeepAlive),
 		ConnectRetry:  c.Duration(fieldConnectRetry),
 		PresenceTopic: c.String(fieldPresence),
+		TLS: TLSOptions{
+			CAFile:             env.Path(c.String(fieldCAFile)),
+			CertFile:           env.Path(c.String(fieldCertFile)),
+			KeyFile:            env.Path(c.String(fieldKeyFile)),
+			InsecureSkipVerify: c.Bool(fieldInsecure),
+		},
 	}
 	if err := checkURL(o.URL); err != nil {
 		return nil, c.Errorf(fieldURL, "%v", err)
@@ -122,24 +141,71 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			return nil, c.Errorf(fieldPresence, "%v", err)
 		}
 	}
+	if err := checkTLS(c, o); err != nil {
+		return nil, err
+	}
 	return NewSource(o, env)
+}
+
+// checkTLS checks the TLS fields: the files exist, a certificate comes with its key, and
+// TLS fields are not set for a plain tcp:// URL (they would be silently ignored).
+func checkTLS(c *pipeline.Conf, o SourceOptions) error {
+	files := []struct{ field, path string }{{fieldCAFile, o.TLS.CAFile}, {fieldCertFile, o.TLS.CertFile}, {fieldKeyFile, o.TLS.KeyFile}}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if !isTLSURL(o.URL) {
+			return c.Errorf(f.field, "set, but url %q is not a TLS URL (use ssl://)", redact(o.URL))
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return c.Errorf(f.field, "%v", err)
+		}
+	}
+	if o.TLS.CertFile != "" && o.TLS.KeyFile == "" {
+		return c.Errorf(fieldCertFile, "needs %s (the client certificate's private key)", fieldKeyFile)
+	}
+	if o.TLS.KeyFile != "" && o.TLS.CertFile == "" {
+		return c.Errorf(fieldKeyFile, "needs %s (the client certificate)", fieldCertFile)
+	}
+	if _, err := (TLSOptions{CAFile: o.TLS.CAFile}).tlsConfig(); err != nil {
+		return c.Errorf(fieldCAFile, "%v", err)
+	}
+	if _, err := o.TLS.tlsConfig(); err != nil {
+		return c.Errorf(fieldCertFile, "%v", err)
+	}
+	return nil
 }
 
 // checkURL accepts the schemes of a plain or TLS TCP connection.
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return fmt.Errorf("not a URL: %v", err)
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts":
 	default:
-		return fmt.Errorf("%q: scheme %q is not supported (want tcp:// or ssl://)", raw, u.Scheme)
+		return fmt.Errorf("%q: scheme %q is not supported (want tcp:// or ssl://)", u.Redacted(), u.Scheme)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
+		return fmt.Errorf("%q has no host", u.Redacted())
 	}
 	return nil
+}
+
+// redact returns a URL with the password of its user info replaced by "xxxxx", for logs
+// and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
 }
 
 // checkFilter validates an MQTT topic filter (MQTT 3.1.1 §4.7.1): non-empty, '#' only as
@@ -198,6 +264,7 @@ func checkTopic(t string) error {
 // max_inflight_messages) at or below the pipeline's buffer.
 type Source struct {
 	opts   SourceOptions
+	url    string // opts.URL without a password, for logs and errors
 	log    *slog.Logger
 	m      *pipeline.Metrics
 	client paho.Client
@@ -223,6 +290,8 @@ type Source struct {
 	// heartbeat (presence.go).
 	presence     string
 	stopAnnounce chan struct{}
+	// tlsConf is the TLS configuration of a TLS URL (nil for tcp://).
+	tlsConf *tls.Config
 	// lossMu guards connectedAt (the last connect) and quickLosses (connections lost
 	// soon after they were made, in a row).
 	lossMu      sync.Mutex
@@ -244,6 +313,7 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 	}
 	s := &Source{
 		opts:  o,
+		url:   redact(o.URL),
 		log:   slog.Default(),
 		fatal: make(chan error, 1),
 		drain: make(chan struct{}),
@@ -286,8 +356,19 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 			s.noteLoss()
 		}).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-			s.log.Info("mqtt reconnecting", "url", o.URL)
+			s.log.Info("mqtt reconnecting", "url", s.url)
 		})
+	if isTLSURL(o.URL) {
+		tc, err := o.TLS.tlsConfig()
+		if err != nil {
+			return nil, fmt.Errorf("mqtt source: %w", err)
+		}
+		if o.TLS.InsecureSkipVerify {
+			s.log.Warn("mqtt input: insecure_skip_verify is on: the broker's certificate is not verified (anyone on the path can impersonate it)")
+		}
+		s.tlsConf = tc
+		po.SetTLSConfig(tc)
+	}
 	if s.presence != "" {
 		po.SetWill(s.presence, presenceOffline, 1, true)
 	}
@@ -352,7 +433,10 @@ func (s *Source) connect(ctx context.Context) error {
 		if permanent(err) {
 			return fmt.Errorf("mqtt %s: connection refused: %w (check username, password and the broker's ACL for client id %q)", s.opts.URL, err, s.opts.ClientID)
 		}
-		s.log.Warn("mqtt connect failed; retrying", "url", s.opts.URL, "err", err, "in", wait)
+		if tlsRefused(err) {
+			return fmt.Errorf("mqtt %s: TLS handshake failed: %w (check ca_file, cert_file and key_file)", s.url, err)
+		}
+		s.log.Warn("mqtt connect failed; retrying", "url", s.url, "err", err, "in", wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -371,6 +455,20 @@ func permanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// tlsRefused reports whether a connection failed because a certificate was rejected: the
+// broker's by this client (unknown authority, wrong host name, expired) or this client's
+// by the broker (a TLS alert: bad, missing or unknown certificate). Retrying cannot fix it.
+func tlsRefused(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) ||
+		errors.As(err, &invalid) ||
+		// crypto/tls reports an alert from the peer as this text (its type is unexported).
+		strings.Contains(err.Error(), "remote error: tls:")
 }
 
 // onConnect (re)subscribes after every connection: with a persistent session the broker
@@ -414,7 +512,7 @@ func (s *Source) onConnect(c paho.Client) {
 	for topic, granted := range st.Result() {
 		if granted == subackFailure {
 			select {
-			case s.fatal <- fmt.Errorf("mqtt %s: subscription to %q refused by the broker (not authorized?)", s.opts.URL, topic):
+			case s.fatal <- fmt.Errorf("mqtt %s: subscription to %q refused by the broker (not authorized?)", s.url, topic):
 			default:
 			}
 			return
@@ -423,7 +521,7 @@ func (s *Source) onConnect(c paho.Client) {
 			s.log.Warn("mqtt broker granted a lower QoS than asked: delivery is at most once", "topic", topic, "granted", granted)
 		}
 	}
-	s.log.Info("mqtt subscribed", "url", s.opts.URL, "topics", s.opts.Topics, "qos", s.opts.QoS)
+	s.log.Info("mqtt subscribed", "url", s.url, "topics", s.opts.Topics, "qos", s.opts.QoS)
 	s.readyOnce.Do(func() { close(s.ready) })
 }
 

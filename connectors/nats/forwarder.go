@@ -31,6 +31,10 @@ const (
 	fieldPassword        = "password"
 	fieldToken           = "token"
 	fieldCreds           = "creds"
+	fieldNkey            = "nkey"
+	fieldCAFile          = "ca_file"
+	fieldCertFile        = "cert_file"
+	fieldKeyFile         = "key_file"
 )
 
 // Defaults shared by the forwarder and the subscriber.
@@ -72,6 +76,10 @@ func init() {
 			{Name: fieldPassword, Type: pipeline.TypeString, Secret: true, Description: "Password for user/password authentication."},
 			{Name: fieldToken, Type: pipeline.TypeString, Secret: true, Description: "Authentication token."},
 			{Name: fieldCreds, Type: pipeline.TypeString, Description: "Path of a NATS credentials file (JWT and NKey seed), relative to the config file."},
+			{Name: fieldNkey, Type: pipeline.TypeString, Description: "Path of an NKey seed file (SU...) for NKey authentication, relative to the config file; keep it readable by edgepipe only."},
+			{Name: fieldCAFile, Type: pipeline.TypeString, Description: "PEM file of the CA certificate(s) that sign the server's certificate, relative to the config file; setting any TLS file requires TLS (as tls:// does). Empty = the system's root CAs."},
+			{Name: fieldCertFile, Type: pipeline.TypeString, Description: "PEM client certificate for servers that verify clients (--tlsverify), relative to the config file. Needs key_file."},
+			{Name: fieldKeyFile, Type: pipeline.TypeString, Description: "PEM private key of cert_file, relative to the config file."},
 		},
 		Build: build,
 	})
@@ -90,6 +98,8 @@ type config struct {
 	user, password  string
 	token           string
 	creds           string // resolved path
+	nkey            string // resolved path of the NKey seed file
+	tls             tlsFiles
 	name            string // client connection name
 }
 
@@ -107,6 +117,8 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 		password:        c.String(fieldPassword),
 		token:           c.String(fieldToken),
 		creds:           env.Path(c.String(fieldCreds)),
+		nkey:            env.Path(c.String(fieldNkey)),
+		tls:             tlsFiles{ca: env.Path(c.String(fieldCAFile)), cert: env.Path(c.String(fieldCertFile)), key: env.Path(c.String(fieldKeyFile))},
 		name:            "edgepipe-" + env.Name + "-" + env.Site,
 	}
 	if err := validURLs(cfg.url); err != nil {
@@ -127,15 +139,44 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 	if cfg.password != "" && cfg.user == "" {
 		return nil, c.Errorf(fieldPassword, "set %s too", fieldUser)
 	}
-	if n := btoi(cfg.user != "") + btoi(cfg.token != "") + btoi(cfg.creds != ""); n > 1 {
-		return nil, c.Errorf(fieldUser, "use one of %s/%s, %s or %s", fieldUser, fieldPassword, fieldToken, fieldCreds)
+	if n := btoi(cfg.user != "") + btoi(cfg.token != "") + btoi(cfg.creds != "") + btoi(cfg.nkey != ""); n > 1 {
+		return nil, c.Errorf(fieldUser, "use one of %s/%s, %s, %s or %s", fieldUser, fieldPassword, fieldToken, fieldCreds, fieldNkey)
 	}
-	if cfg.creds != "" {
-		if _, err := os.Stat(cfg.creds); err != nil {
-			return nil, c.Errorf(fieldCreds, "%v", err)
+	files := []struct{ field, path string }{{fieldCreds, cfg.creds}, {fieldNkey, cfg.nkey}, {fieldCAFile, cfg.tls.ca}, {fieldCertFile, cfg.tls.cert}, {fieldKeyFile, cfg.tls.key}}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return nil, c.Errorf(f.field, "%v", err)
 		}
 	}
+	if cfg.nkey != "" {
+		if _, err := nats.NkeyOptionFromSeed(cfg.nkey); err != nil {
+			return nil, c.Errorf(fieldNkey, "not an NKey seed file: %v", err)
+		}
+	}
+	if err := checkTLS(c, cfg.tls); err != nil {
+		return nil, err
+	}
 	return newForwarder(cfg, env), nil
+}
+
+// checkTLS checks that a client certificate comes with its key and that the files parse.
+func checkTLS(c *pipeline.Conf, t tlsFiles) error {
+	if t.cert != "" && t.key == "" {
+		return c.Errorf(fieldCertFile, "needs %s (the client certificate's private key)", fieldKeyFile)
+	}
+	if t.key != "" && t.cert == "" {
+		return c.Errorf(fieldKeyFile, "needs %s (the client certificate)", fieldCertFile)
+	}
+	if _, err := (tlsFiles{ca: t.ca}).config(); err != nil {
+		return c.Errorf(fieldCAFile, "%v", err)
+	}
+	if _, err := t.config(); err != nil {
+		return c.Errorf(fieldCertFile, "%v", err)
+	}
+	return nil
 }
 
 func btoi(b bool) int {
@@ -150,16 +191,34 @@ func validURLs(list string) error {
 	for _, s := range strings.Split(list, ",") {
 		u, err := url.Parse(strings.TrimSpace(s))
 		if err != nil {
-			return err
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // without the URL, which may hold a password
+			}
+			return fmt.Errorf("not a URL: %v", err)
 		}
 		if u.Scheme != "nats" && u.Scheme != "tls" {
-			return fmt.Errorf("%q: want a nats:// or tls:// URL", s)
+			return fmt.Errorf("%q: want a nats:// or tls:// URL", u.Redacted())
 		}
 		if u.Host == "" {
-			return fmt.Errorf("%q: no host", s)
+			return fmt.Errorf("%q: no host", u.Redacted())
 		}
 	}
 	return nil
+}
+
+// redactURLs returns a URL list with the passwords of user info replaced by "xxxxx", for
+// logs and errors.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, s := range parts {
+		if u, err := url.Parse(strings.TrimSpace(s)); err == nil {
+			parts[i] = u.Redacted()
+		} else {
+			parts[i] = "(invalid URL)"
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // forwarder drains the outbox to NATS. It implements pipeline.Forwarder.
@@ -215,10 +274,23 @@ func (f *forwarder) connect() (*nats.Conn, error) {
 		opts = append(opts, nats.Token(f.cfg.token))
 	case f.cfg.creds != "":
 		opts = append(opts, nats.UserCredentials(f.cfg.creds))
+	case f.cfg.nkey != "":
+		o, err := nats.NkeyOptionFromSeed(f.cfg.nkey)
+		if err != nil {
+			return nil, fmt.Errorf("nats: nkey %s: %w", f.cfg.nkey, err)
+		}
+		opts = append(opts, o)
+	}
+	if f.cfg.tls.set() {
+		tc, err := f.cfg.tls.config()
+		if err != nil {
+			return nil, fmt.Errorf("nats: tls: %w", err)
+		}
+		opts = append(opts, nats.Secure(tc))
 	}
 	nc, err := nats.Connect(f.cfg.url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect %s: %w", f.cfg.url, err)
+		return nil, fmt.Errorf("nats: connect %s: %w", redactURLs(f.cfg.url), err)
 	}
 	if nc.IsConnected() {
 		gauge.Set(1)
@@ -252,7 +324,7 @@ func (f *forwarder) Run(ctx context.Context, ob pipeline.Outbox) error {
 		}
 	} else {
 		f.log.Warn("nats: jetstream is off: summaries are published with core NATS, delivery is AT MOST ONCE (a summary sent while no subscriber listens, or lost in transit, is gone)",
-			"url", f.cfg.url)
+			"url", redactURLs(f.cfg.url))
 	}
 	f.setDepth(ctx, ob)
 	needStream := js != nil

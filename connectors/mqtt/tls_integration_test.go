@@ -1,0 +1,136 @@
+//go:build integration
+
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgepipe/edgepipe/pipeline"
+)
+
+const mosquittoBin = "/usr/sbin/mosquitto"
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startMosquittoTLS runs Mosquitto with a TLS listener that requires a client
+// certificate signed by p.ca, and returns its ssl:// URL.
+func startMosquittoTLS(t *testing.T, p *pki) string {
+	t.Helper()
+	if _, err := os.Stat(mosquittoBin); err != nil {
+		t.Skipf("%s not installed", mosquittoBin)
+	}
+	port := freePort(t)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\nallow_anonymous true\npersistence false\n",
+		port, p.ca, p.serverCert, p.serverKey)
+	confPath := filepath.Join(p.dir, "mosquitto.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	cmd := exec.Command(mosquittoBin, "-c", confPath)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto output:\n%s", logs.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(wait); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "ssl://" + addr
+}
+
+// runErr runs a source that must fail at connect and returns Run's error.
+func runErr(t *testing.T, o SourceOptions) error {
+	t.Helper()
+	src, err := NewSource(o, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*wait)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, make(chan *pipeline.Record, 1)) }()
+	err = <-errc
+	if err == nil {
+		t.Fatal("Run kept retrying a TLS refusal instead of failing")
+	}
+	return err
+}
+
+func TestIntegrationMQTTTLS(t *testing.T) {
+	p := newPKI(t)
+	url := startMosquittoTLS(t, p)
+	good := TLSOptions{CAFile: p.ca, CertFile: p.cert, KeyFile: p.key}
+
+	t.Run("client certificate", func(t *testing.T) {
+		r := run(t, SourceOptions{URL: url, Topics: []string{"sensors/#", "probe"}, QoS: 1, ClientID: "tls-gw1", CleanSession: true, TLS: good}, testEnv(), 4)
+		defer r.stop(t)
+		tc, err := good.tlsConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("tls-pub").SetTLSConfig(tc))
+		if tok := pub.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
+			t.Fatalf("publisher connect: %v", tok.Error())
+		}
+		defer pub.Disconnect(0)
+		waitSubscribed(t, r, pub)
+		publish(t, pub, "sensors/d1/reading", `{"t":21.5}`)
+		rec := r.next(t)
+		if rec.Topic != "sensors/d1/reading" || string(rec.Payload) != `{"t":21.5}` {
+			t.Fatalf("got %q %q", rec.Topic, rec.Payload)
+		}
+		rec.Done()
+	})
+
+	t.Run("no client certificate", func(t *testing.T) {
+		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-nocert", TLS: TLSOptions{CAFile: p.ca}})
+		t.Logf("refused: %v", err)
+		if !strings.Contains(err.Error(), "TLS handshake failed") || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("err = %v, want a TLS refusal naming the certificate", err)
+		}
+	})
+
+	t.Run("wrong CA", func(t *testing.T) {
+		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-wrongca", TLS: TLSOptions{CAFile: p.ca2, CertFile: p.cert, KeyFile: p.key}})
+		t.Logf("refused: %v", err)
+		if !strings.Contains(err.Error(), "TLS handshake failed") || !strings.Contains(err.Error(), "unknown authority") {
+			t.Fatalf("err = %v, want a verification failure (unknown authority)", err)
+		}
+	})
+}

@@ -1,0 +1,159 @@
+//go:build integration
+
+package natsconn
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+)
+
+const natsServerBin = "/usr/sbin/nats-server"
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startNATSServerTLS runs nats-server with JetStream and TLS that verifies client
+// certificates signed by p.ca, plus the given arguments (authentication), and returns
+// its tls:// URL.
+func startNATSServerTLS(t *testing.T, p testPKI, args ...string) string {
+	t.Helper()
+	if _, err := os.Stat(natsServerBin); err != nil {
+		t.Skipf("%s not installed", natsServerBin)
+	}
+	port := freePort(t)
+	all := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir(),
+		"--tls", "--tlscert", p.serverCert, "--tlskey", p.serverKey, "--tlsverify", "--tlscacert", p.ca}, args...)
+	var logs strings.Builder
+	cmd := exec.Command(natsServerBin, all...)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("nats-server output:\n%s", logs.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(waitFor); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "tls://" + addr
+}
+
+func TestIntegrationNATSTLS(t *testing.T) {
+	p := newTestPKI(t)
+	files := tlsFiles{ca: p.ca, cert: p.cert, key: p.key}
+
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	seedFile := filepath.Join(p.dir, "edge.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nkeyConf := filepath.Join(p.dir, "nkey.conf")
+	if err := os.WriteFile(nkeyConf, []byte(fmt.Sprintf("authorization { users = [ { nkey: %s } ] }\n", pub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		args []string
+		auth func(*config)
+		opt  nats.Option
+	}{
+		{"token", []string{"--auth", "s3cr3t-token"}, func(c *config) { c.token = "s3cr3t-token" }, nats.Token("s3cr3t-token")},
+		{"user password", []string{"--user", "edge", "--pass", "pw-9f2"}, func(c *config) { c.user, c.password = "edge", "pw-9f2" }, nats.UserInfo("edge", "pw-9f2")},
+		{"nkey", []string{"-c", nkeyConf}, func(c *config) { c.nkey = seedFile }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startNATSServerTLS(t, p, tc.args...)
+			cfg := testConfig(url)
+			cfg.tls = files
+			tc.auth(&cfg)
+			ob := newMemOutbox()
+			ob.add(entry(1, "plant-1", "sensor-1", 60000))
+			startForwarder(t, cfg, ob)
+			ob.waitEmpty(t)
+
+			tlsConf, err := files.config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt := tc.opt
+			if opt == nil {
+				if opt, err = nats.NkeyOptionFromSeed(seedFile); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nc, err := nats.Connect(url, nats.Secure(tlsConf), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := streamMsgs(t, js, DefaultStream)
+			if len(msgs) != 1 || msgs[0].Subject != Subject("edgepipe", "plant-1", "sensor-1") || msgs[0].Header.Get(nats.MsgIdHdr) != "plant-1/sensor-1/60000" {
+				t.Fatalf("stream holds %d messages (first %+v), want the one summary", len(msgs), msgs)
+			}
+		})
+	}
+
+	t.Run("no client certificate", func(t *testing.T) {
+		url := startNATSServerTLS(t, p, "--auth", "s3cr3t-token")
+		cfg := testConfig(url)
+		cfg.tls, cfg.token = tlsFiles{ca: p.ca}, "s3cr3t-token"
+		ob := newMemOutbox()
+		ob.add(entry(1, "plant-1", "sensor-1", 60000))
+		r := startForwarder(t, cfg, ob)
+		deadline := time.Now().Add(waitFor)
+		for !strings.Contains(r.logs.String(), "remote error: tls: ") { // bad certificate or certificate required, by the server's Go version
+			if time.Now().After(deadline) {
+				t.Fatalf("no TLS refusal logged; logs:\n%s", r.logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n, _ := ob.Len(context.Background()); n != 1 {
+			t.Fatalf("outbox holds %d entries, want the unsent 1", n)
+		}
+		if strings.Contains(r.logs.String(), "s3cr3t-token") {
+			t.Fatalf("logs print the token:\n%s", r.logs.String())
+		}
+	})
+}
