@@ -21,11 +21,10 @@ import (
 // and all are acked: a restart with the same session receives nothing again.
 func TestIntegrationPoisonMessages(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	mq, ns := startMosquitto(t, t.TempDir()), startNATS(t, t.TempDir())
-	env := dvEnv(mq, ns, dir, "s9", "sensors")
+	dir, mq, ns := startServers(t)
 	dbPath := filepath.Join(dir, "s9.db")
-	run, _ := startRun(t, bin, env)
+	env := runEnv(t, mq, ns, dbPath, "s9", "sensors")
+	run, _, _ := startRun(t, bin, demoConfig, env)
 
 	// Each round's poison differs (the store keeps one dead letter per distinct payload).
 	poisonRound := func(r int) [][]byte {
@@ -85,7 +84,7 @@ func TestIntegrationPoisonMessages(t *testing.T) {
 	t.Logf("dead-letter reasons: %v", reasons)
 
 	// After a restart nothing is redelivered: everything was acked.
-	run, metrics := startRun(t, bin, env)
+	run, metrics, _ := startRun(t, bin, demoConfig, env)
 	time.Sleep(3 * time.Second)
 	received := metricValue(t, metrics, "edgepipe_received_total")
 	stopRun(t, run)
@@ -95,12 +94,12 @@ func TestIntegrationPoisonMessages(t *testing.T) {
 	if lost < 0 {
 		lost, dup = 0, -lost
 	}
-	t.Logf("scenario 9: sent %d (%d good, %d poison), stored %d, lost %d, duplicated %d, recovery 0s (dead letters %d, in %.1fs; after restart received %s, dead letters %d)",
+	t.Logf("scenario 9: sent %d (%d good, %d poison), stored %d, lost %d, duplicated %d, recovery 0s (dead letters %d, in %.1fs; after restart received %.0f, dead letters %d)",
 		sent, good, bad, stored, lost, dup, first.DeadLetters, elapsed.Seconds(), received, after.DeadLetters)
 	if lost != 0 || dup != 0 || first.DeadLetters != int64(bad) {
 		t.Fatalf("stored %d of %d good, %d dead letters of %d poison", stored, good, first.DeadLetters, bad)
 	}
-	if received != "0" || after != first {
-		t.Fatalf("after restart: received %s, counts %+v, want 0 and %+v", received, after, first)
+	if received != 0 || after != first {
+		t.Fatalf("after restart: received %.0f, counts %+v, want 0 and %+v", received, after, first)
 	}
 }

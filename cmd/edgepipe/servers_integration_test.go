@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,11 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
-	natsconn "github.com/edgepipe/edgepipe/connectors/nats"
-	"github.com/edgepipe/edgepipe/datasets"
 )
 
 // The delivery tests (issue 3) run real servers as child processes on free ports, so a
@@ -140,61 +134,11 @@ func startNATS(t *testing.T, dir string) *server {
 
 func (s *server) natsURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
 
-// syntheticStreams returns n devices with per readings each, one a minute from
-// 2024-01-01 UTC, values a slow sine with device-specific offsets: distinct (device,
-// time) keys, so exactly-once is checkable.
-func syntheticStreams(n, per int) []datasets.Stream {
-	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]datasets.Stream, n)
-	for d := range out {
-		s := datasets.Stream{Name: fmt.Sprintf("dev-%03d", d)}
-		for i := 0; i < per; i++ {
-			s.Times = append(s.Times, t0.Add(time.Duration(i)*time.Minute))
-			s.Values = append(s.Values, float64(d)+float64(i%60)/10)
-		}
-		out[d] = s
-	}
-	return out
-}
-
-// streamSummaries reads every summary of site from the EDGEPIPE stream and returns how
-// many messages each Nats-Msg-Id has.
-func streamSummaries(t *testing.T, natsURL, site string) map[string]int {
+// startServers starts a Mosquitto and a nats-server for one test, their files in a new
+// temporary folder, and returns that folder (for the test's own files too) and the
+// servers.
+func startServers(t *testing.T) (dir string, mq, ns *server) {
 	t.Helper()
-	nc, err := natsconn.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, natsconn.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject := natsconn.DefaultSubjectPrefix + "." + natsconn.SanitizeToken(site) + ".>"
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int{}
-	for {
-		batch, err := cons.FetchNoWait(1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			ids[m.Headers().Get("Nats-Msg-Id")]++
-			n++
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return ids
+	dir = t.TempDir()
+	return dir, startMosquitto(t, dir), startNATS(t, filepath.Join(dir, "nats"))
 }

@@ -17,22 +17,21 @@ import (
 // split (their windows and summaries are per instance: see connectors/mqtt/README.md).
 func TestIntegrationSharedSubscription(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	mq, ns := startMosquitto(t, t.TempDir()), startNATS(t, t.TempDir())
-	a, _ := startRun(t, bin, dvEnv(mq, ns, dir, "s8a", "$share/s8/sensors"))
-	b, _ := startRun(t, bin, dvEnv(mq, ns, dir, "s8b", "$share/s8/sensors"))
+	dir, mq, ns := startServers(t)
 	pa, pb := filepath.Join(dir, "s8a.db"), filepath.Join(dir, "s8b.db")
+	a, _, _ := startRun(t, bin, demoConfig, runEnv(t, mq, ns, pa, "s8a", "$share/s8/sensors"))
+	b, _, _ := startRun(t, bin, demoConfig, runEnv(t, mq, ns, pb, "s8b", "$share/s8/sensors"))
 
-	streams := syntheticStreams(9, 500) // an odd count: round-robin does not pin devices
+	streams := syntheticStreams(9, 500, time.Minute) // an odd count: round-robin does not pin devices
 	began := time.Now()
-	sent := dvReplay(t, mq.mqttURL(), "s8-pub", streams)
-	dvWaitStored(t, int64(sent), pa, pb)
+	sent := publish(t, mq.mqttURL(), "s8-pub", "sensors", streams)
+	waitStored(t, 60*time.Second, int64(sent), pa, pb)
 	elapsed := time.Since(began)
 	stopRun(t, a)
 	stopRun(t, b)
 
-	stored, lost, dup := dvLostDup(t, streams, pa, pb)
-	ka, kb := dvKeys(t, pa), dvKeys(t, pb)
+	stored, lost, dup := readingsOnce(t, streams, pa, pb)
+	ka, kb := storedKeys(t, pa), storedKeys(t, pb)
 	split := map[string]bool{}
 	devA, devB := map[string]bool{}, map[string]bool{}
 	for k := range ka {

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -19,33 +17,24 @@ import (
 // rest from the broker, and every reading is stored exactly once.
 func TestIntegrationSIGTERMDrainTimeout(t *testing.T) {
 	const site, drain = "s6", 2 * time.Second
-	dir := t.TempDir()
-	mq := startMosquitto(t, scDir(t, dir, "mosquitto"))
-	ns := startNATS(t, filepath.Join(dir, "nats"))
+	dir, mq, ns := startServers(t)
 	bin := buildBinary(t)
-	b, err := os.ReadFile("../../configs/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "pipeline.yaml")
-	if err := os.WriteFile(conf, []byte("drain_timeout: "+drain.String()+"\n"+string(b)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conf := writeConfig(t, dir, "name: demo\n", "drain_timeout: "+drain.String()+"\n")
 	dbPath := filepath.Join(dir, "edge.db")
-	env := scEnv(t, mq.mqttURL(), ns.natsURL(), dbPath, site)
-	streams := syntheticStreams(20, 1000)
+	env := runEnv(t, mq, ns, dbPath, site, site)
+	streams := syntheticStreams(20, 1000, time.Minute)
 
-	run, _, _ := scStartRun(t, bin, conf, env)
+	run, _, _ := startRun(t, bin, conf, env)
 	published := make(chan int, 1)
-	go func() { published <- scPublish(t, mq.mqttURL(), site, streams) }()
-	scWaitFor(t, 60*time.Second, "2,000 readings stored", func() bool { return storedCount(t, dbPath) >= 2000 })
+	go func() { published <- publish(t, mq.mqttURL(), site+"-replay", site, streams) }()
+	waitFor(t, 60*time.Second, "2,000 readings stored", func() bool { return storedCount(t, dbPath) >= 2000 })
 
 	ctx, release := context.WithCancel(context.Background())
 	locked := make(chan struct{})
 	lockDone := make(chan struct{})
 	go func() {
 		defer close(lockDone)
-		holdWriteLock(ctx, t, dbPath, locked)
+		holdWriteLock(ctx, t, dbPath, time.Hour, 0, locked) // held until release()
 	}()
 	<-locked
 	time.Sleep(500 * time.Millisecond) // readings pile up behind the lock
@@ -65,39 +54,13 @@ func TestIntegrationSIGTERMDrainTimeout(t *testing.T) {
 	first := storedCount(t, dbPath)
 	sent := <-published
 
-	run, _, _ = scStartRun(t, bin, conf, env)
-	recovery := scWaitFor(t, 90*time.Second, "every reading stored", func() bool { return storedCount(t, dbPath) >= int64(sent) })
+	run, _, _ = startRun(t, bin, conf, env)
+	recovery := waitFor(t, 90*time.Second, "every reading stored", func() bool { return storedCount(t, dbPath) >= int64(sent) })
 	stopRun(t, run)
-	stored, lost, dup := scReadings(t, dbPath, streams)
+	stored, lost, dup := readingsOnce(t, streams, dbPath)
 	t.Logf("scenario 6: sent %d, stored %d (%d before SIGTERM), lost %d, duplicated %d, exit after SIGTERM %.1fs (drain_timeout %v), recovery %.1fs",
 		sent, stored, first, lost, dup, took.Seconds(), drain, recovery.Seconds())
 	if lost != 0 || dup != 0 || stored != sent {
 		t.Fatalf("lost %d, duplicated %d, stored %d of %d", lost, dup, stored, sent)
-	}
-}
-
-// holdWriteLock takes the database's write lock from another connection (BEGIN
-// EXCLUSIVE), closes locked, and holds it until ctx ends.
-func holdWriteLock(ctx context.Context, t *testing.T, dbPath string, locked chan<- struct{}) {
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_busy_timeout=30000")
-	if err != nil {
-		t.Error(err)
-		close(locked)
-		return
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err == nil {
-		defer conn.Close()
-		_, err = conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE")
-	}
-	close(locked)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	<-ctx.Done()
-	if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
-		t.Error(err)
 	}
 }

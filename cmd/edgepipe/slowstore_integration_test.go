@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,13 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	_ "modernc.org/sqlite" // the test-side connection that holds the write lock
 )
 
-// ssPeakRSS returns the peak resident set size (VmHWM in /proc/<pid>/status) of pid, in
+// peakRSS returns the peak resident set size (VmHWM in /proc/<pid>/status) of pid, in
 // bytes.
-func ssPeakRSS(t *testing.T, pid int) int64 {
+func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -35,42 +32,6 @@ func ssPeakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	return 0
-}
-
-// ssHoldLock makes the store slow the way another process does: a second connection
-// (think of a backup or an sqlite3 shell) takes the database's write lock with BEGIN
-// EXCLUSIVE, holds it for hold, releases it for gap, and again, until ctx ends. Each of
-// edgepipe's transactions then waits (busy_timeout) for a gap.
-func ssHoldLock(ctx context.Context, t *testing.T, dbPath string, hold, gap time.Duration) (cycles int) {
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_busy_timeout=30000")
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	defer conn.Close()
-	for ctx.Err() == nil {
-		if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-			t.Error(err)
-			return cycles
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(hold):
-		}
-		if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
-			t.Error(err)
-			return cycles
-		}
-		cycles++
-		time.Sleep(gap)
-	}
-	return cycles
 }
 
 // TestIntegrationSlowStore publishes 25,000 readings as fast as Mosquitto takes them
@@ -97,29 +58,27 @@ func TestIntegrationSlowStore(t *testing.T) {
 	)
 	began := time.Now()
 	bin := buildBinary(t)
-	tmp := t.TempDir()
-	mq := startMosquitto(t, scDir(t, tmp, "mosquitto"))
-	ns := startNATS(t, scDir(t, tmp, "nats"))
+	tmp, mq, ns := startServers(t)
 	site := "slowstore" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	dbPath := filepath.Join(tmp, "edge.db")
-	run, metrics, logs := scStartRun(t, bin, scConfig(t, tmp, "", ""), scEnv(t, mq.mqttURL(), ns.natsURL(), dbPath, site))
-	startRSS := ssPeakRSS(t, run.Process.Pid)
-	streams := syntheticStreams(devices, per)
+	run, metrics, logs := startRun(t, bin, demoConfig, runEnv(t, mq, ns, dbPath, site, site))
+	startRSS := peakRSS(t, run.Process.Pid)
+	streams := syntheticStreams(devices, per, time.Minute)
 
 	ctx, cancel := context.WithTimeout(context.Background(), slowFor)
 	defer cancel()
 	var wg sync.WaitGroup
 	cycles := 0
-	wg.Go(func() { cycles = ssHoldLock(ctx, t, dbPath, 3*time.Second, 100*time.Millisecond) })
+	wg.Go(func() { cycles = holdWriteLock(ctx, t, dbPath, 3*time.Second, 100*time.Millisecond, nil) })
 	time.Sleep(200 * time.Millisecond) // the lock is taken before the first reading
 	published := make(chan int, 1)
-	go func() { published <- scPublish(t, mq.mqttURL(), site, streams) }()
+	go func() { published <- publish(t, mq.mqttURL(), site+"-replay", site, streams) }()
 
 	// Sample what edgepipe holds (received, not yet stored) while the store is slow.
 	held, receivedAtPublishEnd := 0.0, -1.0
 	sent := -1
 	for ctx.Err() == nil {
-		r, s := scMetric(t, metrics, "edgepipe_received_total"), scMetric(t, metrics, "edgepipe_stored_total")
+		r, s := metricValue(t, metrics, "edgepipe_received_total"), metricValue(t, metrics, "edgepipe_stored_total")
 		held = max(held, r-s)
 		select {
 		case sent = <-published:
@@ -134,12 +93,12 @@ func TestIntegrationSlowStore(t *testing.T) {
 		sent = <-published // Mosquitto took the readings more slowly than expected
 	}
 	released := time.Now()
-	scWaitFor(t, 60*time.Second, "every reading stored once the lock is gone", func() bool { return storedCount(t, dbPath) == int64(sent) })
+	waitFor(t, 60*time.Second, "every reading stored once the lock is gone", func() bool { return storedCount(t, dbPath) == int64(sent) })
 	recovery := time.Since(released)
-	peak := ssPeakRSS(t, run.Process.Pid)
+	peak := peakRSS(t, run.Process.Pid)
 	stopRun(t, run)
 
-	stored, lost, dup := scReadings(t, dbPath, streams)
+	stored, lost, dup := readingsOnce(t, streams, dbPath)
 	t.Logf("scenario 5: sent %d, stored %d, lost %d, duplicated %d, recovery %.1fs (slow phase %s, %d lock cycles: %d stored in it; "+
 		"edgepipe held at most %.0f unstored readings; received %.0f when the publisher finished; peak RSS %.1f MB (%.1f MB at start); store errors %d; test %.0fs)",
 		sent, stored, lost, dup, recovery.Seconds(), slowFor, cycles, slowStored, held, receivedAtPublishEnd,

@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// sfMountTmpfs mounts a tmpfs of size bytes on a new folder under dir, unmounted at the
+// mountTmpfs mounts a tmpfs of size bytes on a new folder under dir, unmounted at the
 // end of the test. It skips the test when mounting is not permitted (it needs root or
 // CAP_SYS_ADMIN; .ci/run runs as root).
-func sfMountTmpfs(t *testing.T, dir string, size int) string {
+func mountTmpfs(t *testing.T, dir string, size int) string {
 	t.Helper()
 	mnt := filepath.Join(dir, "disk")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -28,9 +28,9 @@ func sfMountTmpfs(t *testing.T, dir string, size int) string {
 	return mnt
 }
 
-// sfFill writes zeros to path until the file system is full (ENOSPC) and returns the
+// fillDisk writes zeros to path until the file system is full (ENOSPC) and returns the
 // bytes written.
-func sfFill(t *testing.T, path string) int {
+func fillDisk(t *testing.T, path string) int {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -64,26 +64,23 @@ func sfFill(t *testing.T, path string) int {
 func TestIntegrationStorageFails(t *testing.T) {
 	const devices = 4
 	began := time.Now()
-	tmp := t.TempDir()
-	disk := sfMountTmpfs(t, tmp, 32<<20)
+	tmp, mq, ns := startServers(t)
+	disk := mountTmpfs(t, tmp, 32<<20)
 	bin := buildBinary(t)
-	mq := startMosquitto(t, scDir(t, tmp, "mosquitto"))
-	ns := startNATS(t, scDir(t, tmp, "nats"))
 	site := "storagefail" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	dbPath := filepath.Join(disk, "edge.db")
 	filler := filepath.Join(disk, "filler")
-	conf := scConfig(t, tmp, "", "")
-	env := scEnv(t, mq.mqttURL(), ns.natsURL(), dbPath, site)
-	run, metrics, logs := scStartRun(t, bin, conf, env)
-	streams := syntheticStreams(devices, 5000)
+	env := runEnv(t, mq, ns, dbPath, site, site)
+	run, metrics, logs := startRun(t, bin, demoConfig, env)
+	streams := syntheticStreams(devices, 5000, time.Minute)
 
-	sent := scPublish(t, mq.mqttURL(), site, scSlice(streams, 0, 1000))
-	scWaitFor(t, 30*time.Second, "the first 4000 readings stored", func() bool { return storedCount(t, dbPath) == int64(sent) })
+	sent := publish(t, mq.mqttURL(), site+"-replay", site, sliceStreams(streams, 0, 1000))
+	waitFor(t, 30*time.Second, "the first 4000 readings stored", func() bool { return storedCount(t, dbPath) == int64(sent) })
 
 	// Failure 1: the disk fills up while 8000 readings arrive.
-	filled := sfFill(t, filler)
-	sent += scPublish(t, mq.mqttURL(), site, scSlice(streams, 1000, 3000))
-	scWaitFor(t, 30*time.Second, "edgepipe_store_healthy 0", func() bool { return scMetric(t, metrics, "edgepipe_store_healthy") == 0 })
+	filled := fillDisk(t, filler)
+	sent += publish(t, mq.mqttURL(), site+"-replay", site, sliceStreams(streams, 1000, 3000))
+	waitFor(t, 30*time.Second, "edgepipe_store_healthy 0", func() bool { return metricValue(t, metrics, "edgepipe_store_healthy") == 0 })
 	if logs.count("level=ERROR", "store: transaction failed, nothing acked") == 0 {
 		t.Fatal("no ERROR line about the failed transaction")
 	}
@@ -93,16 +90,16 @@ func TestIntegrationStorageFails(t *testing.T) {
 	}
 	// Nothing moves while the disk stays full (three backoff rounds at least).
 	time.Sleep(3 * time.Second)
-	if n := storedCount(t, dbPath); n != stuck || scMetric(t, metrics, "edgepipe_store_healthy") != 0 {
+	if n := storedCount(t, dbPath); n != stuck || metricValue(t, metrics, "edgepipe_store_healthy") != 0 {
 		t.Fatalf("stored %d → %d with the disk full", stuck, n)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	freed := time.Now()
-	scWaitFor(t, 40*time.Second, "every reading stored after space is freed", func() bool { return storedCount(t, dbPath) == int64(sent) })
+	waitFor(t, 40*time.Second, "every reading stored after space is freed", func() bool { return storedCount(t, dbPath) == int64(sent) })
 	recovery := time.Since(freed)
-	if h := scMetric(t, metrics, "edgepipe_store_healthy"); h != 1 {
+	if h := metricValue(t, metrics, "edgepipe_store_healthy"); h != 1 {
 		t.Fatalf("edgepipe_store_healthy = %v after recovery, want 1", h)
 	}
 
@@ -111,26 +108,26 @@ func TestIntegrationStorageFails(t *testing.T) {
 	// closes, so the next run's log must grow, and fails at once on the full disk (a log
 	// left at its old size would take commits in place for a while).
 	stopRun(t, run)
-	run, metrics, logs = scStartRun(t, bin, conf, env)
-	sfFill(t, filler)
-	sent += scPublish(t, mq.mqttURL(), site, scSlice(streams, 3000, 5000))
-	scWaitFor(t, 30*time.Second, "edgepipe_store_healthy 0 again", func() bool {
-		return scMetric(t, metrics, "edgepipe_store_healthy") == 0 && logs.count("level=ERROR", "store: transaction failed") > 0
+	run, metrics, logs = startRun(t, bin, demoConfig, env)
+	fillDisk(t, filler)
+	sent += publish(t, mq.mqttURL(), site+"-replay", site, sliceStreams(streams, 3000, 5000))
+	waitFor(t, 30*time.Second, "edgepipe_store_healthy 0 again", func() bool {
+		return metricValue(t, metrics, "edgepipe_store_healthy") == 0 && logs.count("level=ERROR", "store: transaction failed") > 0
 	})
 	unstored := int64(sent) - storedCount(t, dbPath)
-	received := scMetric(t, metrics, "edgepipe_received_total")
+	received := metricValue(t, metrics, "edgepipe_received_total")
 	run.Process.Kill()
 	run.Wait()
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	run, _, _ = scStartRun(t, bin, conf, env)
-	scWaitFor(t, 40*time.Second, "every reading stored after the restart", func() bool { return storedCount(t, dbPath) == int64(sent) })
+	run, _, _ = startRun(t, bin, demoConfig, env)
+	waitFor(t, 40*time.Second, "every reading stored after the restart", func() bool { return storedCount(t, dbPath) == int64(sent) })
 	recovery2 := time.Since(restarted)
 	stopRun(t, run)
 
-	stored, lost, dup := scReadings(t, dbPath, streams)
+	stored, lost, dup := readingsOnce(t, streams, dbPath)
 	t.Logf("scenario 4: sent %d, stored %d, lost %d, duplicated %d, recovery %.1fs (disk full: filler %d bytes; resumed %.1fs after space was freed; "+
 		"killed with %d readings unstored (of %.0f received by the killed process), all stored %.1fs after the restart; test %.0fs)",
 		sent, stored, lost, dup, recovery.Seconds(), filled, recovery.Seconds(), unstored, received, recovery2.Seconds(), time.Since(began).Seconds())
