@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // time_zone names resolve on gateways without /usr/share/zoneinfo
+	"unicode/utf8"
 
 	"github.com/edgepipe/edgepipe/pipeline"
 	"github.com/vmihailenco/msgpack/v5"
@@ -27,6 +29,8 @@ const (
 	fieldMaxPayload = "max_payload"
 	fieldMaxFuture  = "max_future"
 	fieldMaxPast    = "max_past"
+	fieldTimeZone   = "time_zone"
+	fieldStrictJSON = "strict_json"
 
 	devicePrefixTopic = "topic:"
 	devicePrefixField = "field:"
@@ -84,11 +88,15 @@ func init() {
 				Description: "Where the device id comes from: \"topic:N\" (segment N of the topic split on '/', 0-based) or \"field:NAME\" (a payload field)."},
 			{Name: fieldTimeField, Type: pipeline.TypeString, Default: "ts", Description: "Payload field holding the event time."},
 			{Name: fieldTimeUnit, Type: pipeline.TypeString, Default: UnitAuto, Enum: []string{UnitAuto, UnitS, UnitMs, UnitUs, UnitNs, UnitRFC3339},
-				Description: "Unit of the event time; auto: a number below 1e11 is s, below 1e14 ms, below 1e17 µs, else ns; a string is RFC 3339."},
+				Description: "Unit of the event time; auto: a number below 1e11 is s, below 1e14 ms, below 1e17 µs, else ns; a string is RFC 3339 (an offset with or without its colon, +02:00 or +0200; none: a local time in time_zone)."},
+			{Name: fieldTimeZone, Type: pipeline.TypeString, Default: "UTC",
+				Description: "IANA time zone (e.g. Europe/Berlin) of event times written without an offset (\"2024-05-01T12:00:00\"); an unknown name is a config error."},
 			{Name: fieldTimeFrom, Type: pipeline.TypeString, Default: TimeFromField, Enum: []string{TimeFromField, TimeFromArrival},
 				Description: "field: event time from time_field; arrival: the time the message arrived (for sensors without a clock)."},
 			{Name: fieldMap, Type: pipeline.TypeStringMap,
-				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name)."},
+				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name). A key may be a dotted path into nested objects (sensor.readings.t); a literal key containing the dots wins when present. time_field and device field:NAME take paths too."},
+			{Name: fieldStrictJSON, Type: pipeline.TypeBool, Default: false,
+				Description: "Reject the non-standard JSON literals NaN, Infinity, -Infinity (and nan, inf, -nan … as C's printf writes them) as invalid JSON; false: they are read as missing values."},
 			{Name: fieldMaxPayload, Type: pipeline.TypeInt, Default: DefaultMaxPayload,
 				Description: "Largest payload in bytes; a larger one is dead-lettered before parsing. 0: no limit."},
 			{Name: fieldMaxFuture, Type: pipeline.TypeDuration, Default: DefaultMaxFuture,
@@ -107,6 +115,8 @@ func init() {
 				MaxPayload: c.Int(fieldMaxPayload),
 				MaxFuture:  c.Duration(fieldMaxFuture),
 				MaxPast:    c.Duration(fieldMaxPast),
+				TimeZone:   c.String(fieldTimeZone),
+				StrictJSON: c.Bool(fieldStrictJSON),
 			})
 			if err != nil {
 				return nil, confError(c, fieldDevice, err)
@@ -137,14 +147,19 @@ type DecodeOptions struct {
 	// MaxFuture and MaxPast bound how far after and before its arrival
 	// (Record.Received) a reading's event time may be (0: no bound, ≥ 0).
 	MaxFuture, MaxPast time.Duration
+	// TimeZone is the IANA zone of event times without an offset (default "UTC").
+	TimeZone string
+	// StrictJSON rejects the literals NaN, Infinity … instead of reading them as missing.
+	StrictJSON bool
 }
 
 // Decode is the decode operator: it turns a raw JSON or msgpack payload into a reading
 // (Record.Device, Time in UTC, Values with one entry per pipeline field, NaN when the
-// key is missing or null). A JSON or msgpack array of objects yields one record per
+// key is missing or null or the value is not finite). A JSON payload may start with a
+// UTF-8 byte-order mark and end with NUL bytes and whitespace, which are ignored. A JSON or msgpack array of objects yields one record per
 // element, sharing the message's ack (Record.Split). A payload that cannot be decoded is
-// dead-lettered with a reason starting "decode: ": one larger than MaxPayload, malformed
-// JSON or msgpack (msgpack is checked by checkMsgpack before it is decoded, so a hostile
+// dead-lettered with a reason starting "decode: ": one larger than MaxPayload, invalid
+// UTF-8 in JSON, malformed JSON or msgpack (msgpack is checked by checkMsgpack before it is decoded, so a hostile
 // header cannot exhaust memory or stack; encoding/json stops at 10000 nested levels), or
 // a reading whose event time is not representable as int64 ns (before 1677-09-21 or after
 // 2262-04-11) or lies outside MaxFuture/MaxPast of its arrival.
@@ -156,7 +171,9 @@ type Decode struct {
 	devField  string // device from this payload field when topicSeg < 0
 	timeField string
 	timeUnit  string
+	zone      *time.Location // of event times without an offset
 	arrival   bool
+	strict    bool // StrictJSON
 
 	maxPayload         int
 	maxFuture, maxPast time.Duration
@@ -164,10 +181,15 @@ type Decode struct {
 
 // NewDecode returns a decode operator for a pipeline with the given fields. It returns
 // an *OptionError for a malformed device spec, an unknown enum value, a negative limit,
-// or a map entry naming a field that is not in fields.
+// an unknown time zone, or a map entry naming a field that is not in fields.
 func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
 	d := &Decode{fields: fields, format: or(o.Format, FormatAuto), timeField: or(o.TimeField, "ts"), timeUnit: or(o.TimeUnit, UnitAuto),
-		maxPayload: o.MaxPayload, maxFuture: o.MaxFuture, maxPast: o.MaxPast}
+		maxPayload: o.MaxPayload, maxFuture: o.MaxFuture, maxPast: o.MaxPast, strict: o.StrictJSON}
+	zone, err := time.LoadLocation(or(o.TimeZone, "UTC"))
+	if err != nil {
+		return nil, optionErrorf(fieldTimeZone, "%q is not an IANA time zone (e.g. UTC, Europe/Berlin)", o.TimeZone)
+	}
+	d.zone = zone
 	if o.MaxPayload < 0 {
 		return nil, optionErrorf(fieldMaxPayload, "%d: want ≥ 0 bytes (0: no limit)", o.MaxPayload)
 	}
@@ -287,25 +309,35 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 // reject; on failure it returns nil and the dead-letter reason. A msgpack payload is
 // checked with checkMsgpack first.
 func (d *Decode) parse(p []byte) (any, string) {
-	trimmed := bytes.TrimLeft(p, " \t\r\n")
-	if len(trimmed) == 0 {
+	// text is p without a leading UTF-8 byte-order mark and surrounding whitespace, and
+	// without trailing NUL bytes (C firmware sending its string terminator).
+	text := bytes.TrimLeft(p, jsonSpace)
+	text = bytes.TrimLeft(bytes.TrimPrefix(text, utf8BOM), jsonSpace)
+	text = bytes.TrimRight(text, jsonSpace+"\x00")
+	if len(text) == 0 {
 		return nil, "decode: empty payload"
 	}
 	format := d.format
 	if format == FormatAuto {
 		format = FormatMsgpack
-		if trimmed[0] == '{' || trimmed[0] == '[' {
+		if text[0] == '{' || text[0] == '[' {
 			format = FormatJSON
 		}
 	}
 	var v any
 	if format == FormatJSON {
-		dec := json.NewDecoder(bytes.NewReader(p))
+		if !utf8.Valid(text) {
+			return nil, fmt.Sprintf("decode: invalid UTF-8 in JSON at byte %d", bytes.Index(p, text)+invalidUTF8At(text))
+		}
+		if !d.strict {
+			text = nullNonFinite(text)
+		}
+		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber()
 		if err := dec.Decode(&v); err != nil {
 			return nil, "decode: invalid JSON: " + err.Error()
 		}
-		if len(bytes.TrimSpace(p[dec.InputOffset():])) > 0 {
+		if len(bytes.TrimSpace(text[dec.InputOffset():])) > 0 {
 			return nil, "decode: invalid JSON: trailing data after the value"
 		}
 	} else {
@@ -346,13 +378,13 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 	}
 	t := rec.Received.UTC()
 	if !d.arrival {
-		raw, ok := obj[d.timeField]
+		raw, ok := lookup(obj, d.timeField)
 		if !ok || raw == nil {
 			rec.Fail(fmt.Sprintf("decode: missing timestamp field %q", d.timeField))
 			return
 		}
 		var err error
-		if t, err = parseTime(raw, d.timeUnit); err != nil {
+		if t, err = parseTime(raw, d.timeUnit, d.zone); err != nil {
 			var re *rangeError
 			if errors.As(err, &re) {
 				rec.Fail("decode: " + err.Error())
@@ -369,7 +401,7 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 	rec.Time = t
 	rec.Values = make([]float64, len(d.fields))
 	for i, key := range d.keys {
-		raw, ok := obj[key]
+		raw, ok := lookup(obj, key)
 		if !ok || raw == nil {
 			rec.Values[i] = math.NaN()
 			continue
@@ -378,6 +410,9 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 		if !ok {
 			rec.Fail(fmt.Sprintf("decode: field %q: %s", key, notNumber(raw)))
 			return
+		}
+		if math.IsInf(x, 0) {
+			x = math.NaN() // "Infinity", msgpack ±Inf: missing, like NaN
 		}
 		rec.Values[i] = x
 	}
@@ -421,15 +456,21 @@ func (d *Decode) topicDevice(topic string) (string, string) {
 	}
 }
 
-// fieldDevice returns the device id in the payload field devField, or a dead-letter
-// reason when it is missing, empty or not a string or integer.
+// fieldDevice returns the device id in the payload field (or path) devField, or a
+// dead-letter reason when it is missing, empty, not valid UTF-8, or not a string or
+// integer. A JSON number is kept as written and a msgpack integer in full (all 64 bits);
+// a msgpack float is accepted when it is a whole number of at most 2^53.
 func (d *Decode) fieldDevice(obj map[string]any) (string, string) {
-	switch v := obj[d.devField].(type) {
+	raw, _ := lookup(obj, d.devField)
+	switch v := raw.(type) {
 	case nil:
 		return "", fmt.Sprintf("decode: missing device field %q", d.devField)
 	case string:
 		if v == "" {
 			return "", fmt.Sprintf("decode: empty device field %q", d.devField)
+		}
+		if !utf8.ValidString(v) {
+			return "", fmt.Sprintf("decode: device field %q is not valid UTF-8", d.devField)
 		}
 		return v, ""
 	case json.Number:
@@ -438,9 +479,36 @@ func (d *Decode) fieldDevice(obj map[string]any) (string, string) {
 		return strconv.FormatInt(v, 10), ""
 	case uint64:
 		return strconv.FormatUint(v, 10), ""
-	default:
-		return "", fmt.Sprintf("decode: device field %q is %s, not a string", d.devField, typeName(v))
 	}
+	if x, ok := number(raw); ok {
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return strconv.FormatFloat(x, 'f', -1, 64), ""
+		}
+		return "", fmt.Sprintf("decode: device field %q is %v, not a string or an integer", d.devField, x)
+	}
+	return "", fmt.Sprintf("decode: device field %q is %s, not a string", d.devField, typeName(raw))
+}
+
+// lookup returns the value at key in obj: the literal key when obj has it, else the
+// dotted path a.b.c through nested objects.
+func lookup(obj map[string]any, key string) (any, bool) {
+	if v, ok := obj[key]; ok {
+		return v, true
+	}
+	if !strings.Contains(key, ".") {
+		return nil, false
+	}
+	var cur any = obj
+	for part := range strings.SplitSeq(key, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 // number converts a decoded JSON or msgpack value to float64: numbers, and strings that
@@ -495,11 +563,12 @@ func notNumber(v any) string {
 
 // parseTime converts a decoded timestamp to UTC. Numbers are epoch s, ms, µs or ns per
 // unit (auto: by magnitude, |v| < 1e11 s, < 1e14 ms, < 1e17 µs, else ns); strings are
-// RFC 3339 unless they parse as a number and unit is not rfc3339; msgpack timestamps
+// RFC 3339 (see parseRFC3339; a time without offset is in zone) unless they parse as a
+// number and unit is not rfc3339; msgpack timestamps
 // (extension −1) are taken as they are. A time it returns is representable as int64 ns
 // (minTime to maxTime); one outside that range is a *rangeError.
-func parseTime(v any, unit string) (time.Time, error) {
-	t, err := parseTimeAny(v, unit)
+func parseTime(v any, unit string, zone *time.Location) (time.Time, error) {
+	t, err := parseTimeAny(v, unit, zone)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -532,7 +601,7 @@ func representable(t time.Time) error {
 
 // parseTimeAny is parseTime without the final range check; numbers beyond
 // ±maxAbsEpochSec seconds are a *rangeError.
-func parseTimeAny(v any, unit string) (time.Time, error) {
+func parseTimeAny(v any, unit string, zone *time.Location) (time.Time, error) {
 	if t, ok := v.(time.Time); ok {
 		return t.UTC(), nil
 	}
@@ -542,7 +611,7 @@ func parseTimeAny(v any, unit string) (time.Time, error) {
 	switch v := v.(type) {
 	case string:
 		if unit == UnitRFC3339 {
-			return parseRFC3339(v)
+			return parseRFC3339(v, zone)
 		}
 		s := strings.TrimSpace(v)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -550,7 +619,7 @@ func parseTimeAny(v any, unit string) (time.Time, error) {
 		} else if x, err := strconv.ParseFloat(s, 64); err == nil {
 			f = x
 		} else if unit == UnitAuto {
-			return parseRFC3339(v)
+			return parseRFC3339(v, zone)
 		} else {
 			return time.Time{}, fmt.Errorf("%q is not a number of %s", v, unit)
 		}
@@ -624,13 +693,105 @@ func parseTimeAny(v any, unit string) (time.Time, error) {
 	return time.Unix(int64(sec), int64(nsec)).UTC(), nil
 }
 
-func parseRFC3339(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+// rfc3339Layouts are the layouts parseRFC3339 tries: RFC 3339 (fractional seconds are
+// always accepted), its offset without the colon (ISO 8601 basic, +0200), and a local
+// time without offset, read in the configured zone.
+var rfc3339Layouts = []string{time.RFC3339, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05"}
+
+// parseRFC3339 parses an RFC 3339 time (RFC 3339 §5.6, which also allows a space or a
+// lowercase t and z), "2024-05-01T12:00:00+0200", or a zoneless
+// "2024-05-01T12:00:00" taken as a local time in zone, and returns it in UTC.
+func parseRFC3339(s string, zone *time.Location) (time.Time, error) {
+	norm := strings.TrimSpace(s)
+	if len(norm) > 10 && (norm[10] == ' ' || norm[10] == 't') {
+		norm = norm[:10] + "T" + norm[11:]
 	}
-	return t.UTC(), nil
+	if strings.HasSuffix(norm, "z") {
+		norm = norm[:len(norm)-1] + "Z"
+	}
+	for _, layout := range rfc3339Layouts {
+		if t, err := time.ParseInLocation(layout, norm, zone); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
 }
+
+// jsonSpace is JSON's insignificant whitespace (RFC 8259 §2).
+const jsonSpace = " \t\r\n"
+
+// utf8BOM is the UTF-8 byte-order mark some Windows tools put before a JSON text (RFC
+// 8259 §8.1 lets a parser ignore it).
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// invalidUTF8At returns the offset of the first invalid UTF-8 sequence in p, or len(p).
+func invalidUTF8At(p []byte) int {
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(p)
+}
+
+// nullNonFinite returns p with every bare NaN, Infinity or inf token outside strings
+// (any case, optionally signed: Python's json.dumps writes NaN, Infinity and -Infinity,
+// C's printf nan, -nan and inf) replaced by null; p itself when there is none.
+func nullNonFinite(p []byte) []byte {
+	var out []byte
+	last := 0
+	inString, escaped := false, false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+			continue
+		}
+		if i > 0 && isWordByte(p[i-1]) || !(c == '-' || c == '+' || isLetter(c)) {
+			continue
+		}
+		j := i
+		if c == '-' || c == '+' {
+			j++
+		}
+		k := j
+		for k < len(p) && isLetter(p[k]) {
+			k++
+		}
+		if k < len(p) && isWordByte(p[k]) {
+			continue
+		}
+		switch strings.ToLower(string(p[j:k])) {
+		case "nan", "inf", "infinity":
+			out = append(append(out, p[last:i]...), "null"...)
+			last = k
+		}
+		if k > j {
+			i = k - 1
+		}
+	}
+	if out == nil {
+		return p
+	}
+	return append(out, p[last:]...)
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isWordByte(c byte) bool { return isLetter(c) || c >= '0' && c <= '9' || c == '.' || c == '_' }
 
 // typeName names a decoded value's kind for error messages.
 func typeName(v any) string {

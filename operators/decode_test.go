@@ -218,6 +218,7 @@ func TestDecodeOptionErrors(t *testing.T) {
 		{DecodeOptions{Map: map[string]string{"wind": "w"}}, fieldMap},
 		{DecodeOptions{TimeUnit: "h"}, fieldTimeUnit},
 		{DecodeOptions{Format: "xml"}, fieldFormat},
+		{DecodeOptions{TimeZone: "Mars/Olympus_Mons"}, fieldTimeZone},
 	} {
 		_, err := NewDecode(decodeFields, tc.opts)
 		oe, ok := err.(*OptionError)
@@ -415,5 +416,18 @@ func TestDecodeMaxFuture(t *testing.T) {
 	got := runOp(t, newDecode(t, DecodeOptions{MaxFuture: time.Hour}), pipeline.NewRecord("s/a", []byte(`{"ts":1700000000}`), time.Time{}, nil))
 	if got[0].Dead() || got[0].Time.Unix() != 1700000000 {
 		t.Errorf("zero arrival: time %v dead %q", got[0].Time, got[0].DeadLetter)
+	}
+}
+
+// TestDecodeTimeZoneConfigError: an unknown time_zone is reported at its line.
+func TestDecodeTimeZoneConfigError(t *testing.T) {
+	cfg, err := pipeline.Parse("p.yaml", []byte(strings.Split(testConfig, "pipeline:\n")[0]+"pipeline:\n  - {type: decode, time_zone: Mars/Olympus_Mons}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Pipeline[0]
+	_, err = c.Spec.Build(c, &pipeline.Env{Fields: decodeFields})
+	if want := `p.yaml:7:31: pipeline decode: time_zone: "Mars/Olympus_Mons" is not an IANA time zone (e.g. UTC, Europe/Berlin)`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
 	}
 }

@@ -46,7 +46,7 @@ func (l *lateLog) flush(force bool) {
 	if !force && !l.last.IsZero() && now.Sub(l.last) < lateLogEvery {
 		return
 	}
-	l.log.Warn("summarize: late readings are stored but in no summary (their window had closed); raise lateness to include them",
+	l.log.Warn("summarize: late readings, in no summary (their window had closed); raise lateness to include them",
 		"late", l.pending, "example_device", l.example, "late_total", l.total)
 	l.pending, l.example, l.last = 0, "", now
 }

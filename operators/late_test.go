@@ -41,7 +41,7 @@ func TestTumblingLateLogIsRateLimited(t *testing.T) {
 			t.Fatalf("late readings closed %+v", out)
 		}
 	}
-	const msg = `level=WARN msg="summarize: late readings are stored but in no summary (their window had closed); raise lateness to include them" `
+	const msg = `level=WARN msg="summarize: late readings, in no summary (their window had closed); raise lateness to include them" `
 	lines := func() []string { return strings.Split(strings.TrimSpace(buf.String()), "\n") }
 	step := func(advance time.Duration, devs []string, want []string) {
 		t.Helper()
@@ -71,5 +71,107 @@ func TestTumblingLateLogIsRateLimited(t *testing.T) {
 	s.Drain() // nothing pending: no line
 	if got := len(lines()); got != 3 {
 		t.Errorf("second Drain logged: %d lines, want 3", got)
+	}
+}
+
+// lateBatch runs the sink's order of calls over one batch: CheckLate on every record in
+// order (a late one is dead-lettered with the reason), then Add of the whole batch.
+func lateBatch(s *Tumbling, recs ...*pipeline.Record) []pipeline.Summary {
+	for _, r := range recs {
+		if reason, late := s.CheckLate(r); late {
+			r.Fail(reason)
+		}
+	}
+	return s.Add(recs)
+}
+
+// TestTumblingCheckLate: 1-minute windows, lateness 10 s. Readings at 50, 65, 55 s are
+// all accepted (the watermark 55 s has not reached 60 s); 75 s moves it to 65 s, which
+// closes [0, 60); 58 s is then late, with the exact reason; 70 s is in the open window.
+// One batch of all six gives the same answers and summaries as six batches of one, and
+// the late reading counts in Late, not in any window.
+func TestTumblingCheckLate(t *testing.T) {
+	secs := []float64{50, 65, 55, 75, 58, 70}
+	temps := []float64{1, 2, 3, 4, 100, 5}
+	wantReason := `late: event time 2023-11-14T22:13:58Z is 7s behind the watermark 2023-11-14T22:14:05Z of device "a" ` +
+		`(window [2023-11-14T22:13:00Z, 2023-11-14T22:14:00Z) closed), allowed lateness 10s`
+	for _, oneByOne := range []bool{false, true} {
+		m := pipeline.NewMetrics()
+		s, err := NewTumbling(TumblingOptions{Fields: []string{"temp", "hum"}, Window: time.Minute, Lateness: 10 * time.Second, DeadLetterLate: true, Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []*pipeline.Record
+		for i, sec := range secs {
+			recs = append(recs, reading("a", sec, temps[i], 0))
+		}
+		var out []pipeline.Summary
+		if oneByOne {
+			for _, r := range recs {
+				out = append(out, lateBatch(s, r)...)
+			}
+		} else {
+			out = lateBatch(s, recs...)
+		}
+		for i, r := range recs {
+			want := ""
+			if secs[i] == 58 {
+				want = wantReason
+			}
+			if r.DeadLetter != want {
+				t.Fatalf("oneByOne=%v: reading at %vs: dead letter %q, want %q", oneByOne, secs[i], r.DeadLetter, want)
+			}
+		}
+		if len(out) != 1 || out[0].StartMs != base.UnixMilli() || out[0].Count != 2 || out[0].DeadLetters != 0 ||
+			val(out[0].Fields["temp"].Mean) != 2 || val(out[0].Fields["temp"].Max) != 3 {
+			t.Fatalf("oneByOne=%v: summaries %+v, want [0, 60 s) with count 2 (temps 1 and 3), no dead letter", oneByOne, out)
+		}
+		if s.Late() != 1 || testutil.ToFloat64(m.Late) != 1 {
+			t.Fatalf("oneByOne=%v: Late() = %d, metric %v; want 1", oneByOne, s.Late(), testutil.ToFloat64(m.Late))
+		}
+		// Asking again (a retried transaction) gives the same answer.
+		if reason, late := s.CheckLate(reading("a", 58, 100, 0)); !late || reason != wantReason {
+			t.Fatalf("second CheckLate = %q, %v", reason, late)
+		}
+		s.opts.CloseOnDrain = true
+		if out := s.Drain(); len(out) != 1 || out[0].Count != 3 || val(out[0].Fields["temp"].Mean) != (2+4+5)/3.0 {
+			t.Fatalf("oneByOne=%v: drained %+v, want [60, 120 s) with count 3", oneByOne, out)
+		}
+	}
+}
+
+// TestTumblingCheckLateOrderInBatch: a batch holding a reading that moves the watermark
+// and then an older one refuses the older one, as if they came one by one; in the other
+// order both are accepted. Dead letters are never late and do not move the watermark.
+// Without DeadLetterLate nothing is reported late.
+func TestTumblingCheckLateOrderInBatch(t *testing.T) {
+	for _, c := range []struct {
+		secs     []float64
+		wantLate []bool
+	}{
+		{[]float64{125, 30}, []bool{false, true}},
+		{[]float64{30, 125}, []bool{false, false}},
+	} {
+		s, err := NewTumbling(TumblingOptions{Fields: []string{"temp", "hum"}, Window: time.Minute, DeadLetterLate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, err := NewTumbling(TumblingOptions{Fields: []string{"temp", "hum"}, Window: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off.Add([]*pipeline.Record{reading("a", 500, 1, 1)})
+		if _, late := off.CheckLate(reading("a", 30, 1, 1)); late {
+			t.Fatal("without DeadLetterLate, CheckLate reported a late reading")
+		}
+		dead := deadAt("a", 500)
+		if _, late := s.CheckLate(dead); late {
+			t.Fatal("a dead letter was checked late")
+		}
+		for i, sec := range c.secs {
+			if _, late := s.CheckLate(reading("a", sec, 1, 1)); late != c.wantLate[i] {
+				t.Fatalf("batch %v: reading at %vs late = %v, want %v", c.secs, sec, late, c.wantLate[i])
+			}
+		}
 	}
 }

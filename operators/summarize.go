@@ -2,6 +2,7 @@ package operators
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -17,6 +18,7 @@ const (
 	fieldWindow       = "window"
 	fieldLateness     = "lateness"
 	fieldCloseOnDrain = "close_on_drain"
+	fieldDeadLetter   = "dead_letter_late"
 )
 
 func init() {
@@ -31,11 +33,14 @@ func init() {
 				Description: "Allowed out-of-orderness: a device's watermark is its latest event time minus lateness; a window closes when the watermark reaches its end."},
 			{Name: fieldCloseOnDrain, Type: pipeline.TypeBool, Default: false,
 				Description: "On shutdown, close and summarise every open window (for bounded replays); otherwise open windows are rebuilt from the store after a restart."},
+			{Name: fieldDeadLetter, Type: pipeline.TypeBool, Default: false,
+				Description: "Dead-letter a late reading (its window already closed by the device's watermark) with reason \"late: …\" instead of storing it as a reading in no summary; a restart then never counts it. Set lateness to cover the reordering of redeliveries after a reconnect (some brokers resend unacked messages out of order), or those are dead-lettered too."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			s, err := NewTumbling(TumblingOptions{
 				Site: env.Site, Fields: env.Fields, Window: c.Duration(fieldWindow),
-				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), Log: env.Log, Metrics: env.Metrics,
+				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), DeadLetterLate: c.Bool(fieldDeadLetter),
+				Log: env.Log, Metrics: env.Metrics,
 			})
 			if err != nil {
 				return nil, confError(c, fieldWindow, err)
@@ -55,6 +60,10 @@ type TumblingOptions struct {
 	Window, Lateness time.Duration
 	// CloseOnDrain makes Drain close every open window.
 	CloseOnDrain bool
+	// DeadLetterLate makes CheckLate report late readings, so that the store
+	// dead-letters them; when false CheckLate reports none, and a late reading is stored
+	// and counted in no summary.
+	DeadLetterLate bool
 	// Log receives the late-reading notices (at most one line a minute); nil discards
 	// them.
 	Log *slog.Logger
@@ -70,11 +79,14 @@ type TumblingOptions struct {
 // watermark is the latest event time of its live readings minus the lateness; a window
 // closes, and its Summary is returned, once the watermark is ≥ its end. Dead letters with
 // a known device and time count in their window's DeadLetters but do not move the
-// watermark. A record whose window the device's watermark has already passed is late: it
-// is in the store but in no summary; Late counts them, and a warning gives their number
-// and an example device at most once a minute (and at Drain). Summaries depend only on
-// the sequence of records given to Add, never on wall-clock time. Add, Drain and Late are
-// safe for concurrent use.
+// watermark. A reading whose window the device's watermark has already passed is late:
+// with DeadLetterLate, CheckLate (pipeline.LateChecker) tells the store, which
+// dead-letters it with reason category "late" instead of storing it as a reading;
+// otherwise it is stored and Add leaves it out of every window. Add counts late dead letters, and
+// any other record whose window had closed, in Late, in no summary, and a warning gives
+// their number and an example device at most once a minute (and at Drain). Summaries
+// depend only on the sequence of records given to Add, never on wall-clock time. Add,
+// CheckLate, Drain and Late are safe for concurrent use.
 type Tumbling struct {
 	opts     TumblingOptions
 	windowMs int64
@@ -88,7 +100,10 @@ type Tumbling struct {
 type deviceWindows struct {
 	open    map[int64]*windowAcc
 	hasWM   bool
-	maxTime time.Time // latest event time of a live reading
+	maxTime time.Time // latest event time of a live reading added
+	// admitted is the latest event time CheckLate accepted (zero: none), ahead of maxTime
+	// while the batch that holds it is being committed.
+	admitted time.Time
 }
 
 // windowAcc accumulates one window's statistics.
@@ -174,13 +189,58 @@ func NewTumbling(o TumblingOptions) (*Tumbling, error) {
 		late: lateLog{log: orDiscard(o.Log), now: now, metrics: o.Metrics}}, nil
 }
 
-// Late returns the number of late readings since the start: stored, but in no summary
-// because their window had already closed.
+// Late returns the number of late records since the start: dead-lettered as late (or
+// dead letters of another reason whose window had already closed), in no summary.
 func (s *Tumbling) Late() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.late.total
 }
+
+// lateCategory is the dead-letter reason category of a late reading.
+const lateCategory = "late"
+
+// CheckLate implements pipeline.LateChecker: r is late when the end of its window is ≤
+// the device's watermark, computed from the latest event time of the readings added and
+// of those CheckLate accepted (which the store is committing, in order). It then returns
+// a reason such as (only with DeadLetterLate; otherwise it reports nothing late)
+//
+//	late: event time 2024-05-01T12:00:10Z is 4m50s behind the watermark 2024-05-01T12:05:00Z
+//	of device "a" (window [2024-05-01T12:00:00Z, 2024-05-01T12:01:00Z) closed), allowed lateness 0s
+//
+// (on one line). A record accepted advances the device's watermark for the next calls.
+// Dead letters and records without a device or time are never late.
+func (s *Tumbling) CheckLate(r *pipeline.Record) (string, bool) {
+	if !s.opts.DeadLetterLate || r.Dead() || r.Device == "" || r.Time.IsZero() {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.devices[r.Device]
+	if d == nil {
+		d = &deviceWindows{open: map[int64]*windowAcc{}}
+		s.devices[r.Device] = d
+	}
+	front := d.admitted
+	if d.hasWM && d.maxTime.After(front) {
+		front = d.maxTime
+	}
+	if !front.IsZero() {
+		wm := front.Add(-s.opts.Lateness)
+		start := s.windowStart(r.Time)
+		if end := time.UnixMilli(start + s.windowMs); !wm.Before(end) {
+			return fmt.Sprintf("%s: event time %s is %v behind the watermark %s of device %q (window [%s, %s) closed), allowed lateness %v",
+				lateCategory, utc(r.Time), wm.Sub(r.Time), utc(wm), r.Device, utc(time.UnixMilli(start)), utc(end), s.opts.Lateness), true
+		}
+	}
+	if r.Time.After(d.admitted) {
+		d.admitted = r.Time
+	}
+	return "", false
+}
+
+// utc formats t as RFC 3339 with the fraction of a second it has, in UTC.
+func utc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Add folds committed records into their windows and returns the summaries of the windows
 // the watermark has now closed, sorted by device, then start.
@@ -191,6 +251,10 @@ func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 	for _, rec := range recs {
 		if rec.Device == "" || rec.Time.IsZero() {
 			continue // a dead letter that could not be placed in a window
+		}
+		if rec.Dead() && pipeline.ReasonCategory(rec.DeadLetter) == lateCategory {
+			s.late.add(rec.Device) // never in a window, even one a restart reopened
+			continue
 		}
 		d := s.devices[rec.Device]
 		if d == nil {

@@ -55,7 +55,7 @@ func FuzzTimestamp(f *testing.F) {
 		default:
 			v = s == ""
 		}
-		got, err := parseTime(v, unit)
+		got, err := parseTime(v, unit, time.UTC)
 		if err != nil {
 			if !got.IsZero() {
 				t.Fatalf("parseTime(%#v, %s) = %v with error %v", v, unit, got, err)

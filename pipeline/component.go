@@ -69,6 +69,21 @@ type Summarizer interface {
 	Drain() []Summary
 }
 
+// LateChecker is implemented by summarizers that can tell, before a reading is stored,
+// that it arrives too late for its window (the device's watermark has already closed
+// it). The sink asks it for every live reading, in arrival order, and dead-letters the
+// late ones with the reason returned (category "late"), so that a late reading is kept
+// and counted but is never a reading of the store nor of any summary.
+type LateChecker interface {
+	// CheckLate reports whether r (a live record with a device and an event time) is
+	// late, with the dead-letter reason when it is. The watermark it checks against is
+	// the device's as of every record already added, plus every earlier record of the
+	// current batch that CheckLate accepted: calling it on a batch's records in order
+	// gives the same answers as adding them one at a time. Calling it again on the same
+	// record (a retried transaction) gives the same answer.
+	CheckLate(r *Record) (reason string, late bool)
+}
+
 // OutboxEntry is one summary waiting for the forwarder.
 type OutboxEntry struct {
 	// ID is the outbox row id (ascending in creation order).

@@ -106,3 +106,7 @@ func (c *Conf) RangeMap(name string) map[string][2]float64 {
 	v, _ := c.get(name, TypeRangeMap).(map[string][2]float64)
 	return v
 }
+func (c *Conf) FloatsMap(name string) map[string][]float64 {
+	v, _ := c.get(name, TypeFloatsMap).(map[string][]float64)
+	return v
+}

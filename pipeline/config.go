@@ -342,12 +342,12 @@ func (p *parser) value(f Field, n *yaml.Node) (any, bool) {
 			return fs, ok
 		}
 		return ss, ok
-	case TypeStringMap, TypeFloatMap, TypeRangeMap:
+	case TypeStringMap, TypeFloatMap, TypeRangeMap, TypeFloatsMap:
 		if n.Kind != yaml.MappingNode {
 			p.errorf(n, "%s: want a mapping (%s)", f.Name, f.Type)
 			return nil, false
 		}
-		sm, fm, rm := map[string]string{}, map[string]float64{}, map[string][2]float64{}
+		sm, fm, rm, lm := map[string]string{}, map[string]float64{}, map[string][2]float64{}, map[string][]float64{}
 		ok := true
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -362,6 +362,12 @@ func (p *parser) value(f Field, n *yaml.Node) (any, bool) {
 				x, good := p.value(Field{Name: f.Name + "." + k.Value, Type: TypeFloat}, v)
 				if good {
 					fm[k.Value] = x.(float64)
+				}
+				ok = ok && good
+			case TypeFloatsMap:
+				xs, good := p.value(Field{Name: f.Name + "." + k.Value, Type: TypeFloats}, v)
+				if good {
+					lm[k.Value] = xs.([]float64)
 				}
 				ok = ok && good
 			default:
@@ -384,6 +390,8 @@ func (p *parser) value(f Field, n *yaml.Node) (any, bool) {
 			return sm, ok
 		case TypeFloatMap:
 			return fm, ok
+		case TypeFloatsMap:
+			return lm, ok
 		}
 		return rm, ok
 	}

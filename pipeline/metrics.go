@@ -19,8 +19,12 @@ type Metrics struct {
 	// DeadLetters counts dead-lettered records by reason category (the reason up to its
 	// first ':').
 	DeadLetters *prometheus.CounterVec
-	// Late counts readings stored after their window had closed (in no summary).
+	// Late counts readings that arrived after their window had closed (dead-lettered as
+	// late when the summarizer is configured so), in no summary.
 	Late prometheus.Counter
+	// Conflicts counts readings stored for a device and event time that already had a
+	// stored reading with different values (both are kept).
+	Conflicts prometheus.Counter
 	// Summaries counts summaries written (with their outbox row); Forwarded counts
 	// summaries acknowledged by the cloud side.
 	Summaries, Forwarded prometheus.Counter
@@ -52,7 +56,8 @@ func NewMetrics() *Metrics {
 		Stored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stored_total", Help: "Readings newly committed to the store."}),
 		Duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_duplicates_total", Help: "Redelivered readings the store already held (stored once)."}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_dead_letters_total", Help: "Records dead-lettered, by reason."}, []string{"reason"}),
-		Late:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_late_readings_total", Help: "Readings stored after their window had closed: counted in no summary."}),
+		Late:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_late_readings_total", Help: "Readings that arrived after their window had closed (dead-lettered as late with dead_letter_late): counted in no summary."}),
+		Conflicts:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_conflicting_readings_total", Help: "Readings stored for a device and event time that already had a stored reading with different values (both kept)."}),
 		Summaries:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_total", Help: "Window summaries written to the outbox."}),
 		Forwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_summaries_forwarded_total", Help: "Summaries acknowledged by the cloud side."}),
 		OutboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_outbox_depth", Help: "Summaries waiting in the outbox."}),
@@ -65,7 +70,7 @@ func NewMetrics() *Metrics {
 		Stalled:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_stalled", Help: "1 while no reading has arrived for the watchdog duration."}),
 		Stalls:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stalls_total", Help: "Stalls reported by the watchdog: periods of the watchdog duration without a reading."}),
 	}
-	for _, c := range []prometheus.Collector{m.Stalled, m.Stalls, m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected, m.StoreHealthy} {
+	for _, c := range []prometheus.Collector{m.Stalled, m.Stalls, m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Conflicts, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected, m.StoreHealthy} {
 		f(c)
 	}
 	return m

@@ -22,7 +22,7 @@ const (
 type Type string
 
 // Field types. A Duration is a Go duration string ("250ms", "1h"); a RangeMap maps a field
-// name to a two-element list [min, max].
+// name to a two-element list [min, max]; a FloatsMap maps a name to a list of numbers.
 const (
 	TypeString    Type = "string"
 	TypeInt       Type = "int"
@@ -34,6 +34,7 @@ const (
 	TypeStringMap Type = "map[string]string"
 	TypeFloatMap  Type = "map[string]float"
 	TypeRangeMap  Type = "map[string][min, max]"
+	TypeFloatsMap Type = "map[string][]float"
 )
 
 // Field declares one config field of a component once: its name, type, default and

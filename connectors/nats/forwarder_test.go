@@ -221,11 +221,12 @@ func metricValue(t *testing.T, c prometheus.Metric) float64 {
 func TestForwarderPublishesEachEntryOnce(t *testing.T) {
 	s := startServer(t)
 	ob := newMemOutbox()
-	devices := []string{"sensor-1", "a.b", "*", ">", "dev 7", "température", "", "x/y"}
+	devices := []string{"sensor-1", "a.b", "*", ">", "dev 7", "température", "", "x/y",
+		strings.Repeat("x", 10000), strings.Repeat("é", 5000)} // long ids: hashed tokens
 	for i, d := range devices {
 		ob.add(entry(int64(i+1), "plant-1", d, 60000*int64(i)))
 	}
-	r := startForwarder(t, testConfig(s.URL()), ob) // max_pending 4: two batches
+	r := startForwarder(t, testConfig(s.URL()), ob) // max_pending 4: three batches
 	ob.waitEmpty(t)
 
 	_, js := connect(t, s.URL())
@@ -249,11 +250,11 @@ func TestForwarderPublishesEachEntryOnce(t *testing.T) {
 			t.Errorf("msg %d payload: %+v, %v", i, got, err)
 		}
 	}
-	if got := ob.removedIDs(); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7, 8}) {
-		t.Errorf("removed ids %v, want 1..8 in order", got)
+	if got := ob.removedIDs(); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Errorf("removed ids %v, want 1..10 in order", got)
 	}
-	if v := metricValue(t, r.env.Metrics.Forwarded); v != 8 {
-		t.Errorf("forwarded metric = %v, want 8", v)
+	if v := metricValue(t, r.env.Metrics.Forwarded); v != 10 {
+		t.Errorf("forwarded metric = %v, want 10", v)
 	}
 	if v := metricValue(t, r.env.Metrics.OutboxDepth); v != 0 {
 		t.Errorf("outbox depth metric = %v, want 0", v)

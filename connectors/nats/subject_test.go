@@ -1,6 +1,8 @@
 package natsconn
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -70,6 +72,41 @@ func TestValidPrefix(t *testing.T) {
 	} {
 		if got := validPrefix(p); got != want {
 			t.Errorf("validPrefix(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestSanitizeTokenLongIDs: ids of up to 256 bytes are escaped in full; a longer one
+// (10,000 bytes of 'x', or of 'é') becomes the escape of its first 200 bytes, '~' and
+// its SHA-256, so the subject stays one token far below the server's 4096-byte control
+// line, and ids that differ only in their last byte, or only beyond byte 200, get
+// different tokens.
+func TestSanitizeTokenLongIDs(t *testing.T) {
+	x256 := strings.Repeat("x", 256)
+	if got := SanitizeToken(x256); got != x256 {
+		t.Fatalf("a 256-byte id was not kept verbatim: %d bytes", len(got))
+	}
+	long := strings.Repeat("x", 10000)
+	sum := sha256.Sum256([]byte(long))
+	want := strings.Repeat("x", 200) + "~" + hex.EncodeToString(sum[:])
+	if got := SanitizeToken(long); got != want {
+		t.Fatalf("SanitizeToken(10,000 × x) = %q, want %q", got, want)
+	}
+	const maxControlLine = 4096 // nats-server default max_control_line
+	seen := map[string]string{}
+	for _, id := range []string{long, long[:9999] + "y", x256 + "x", x256 + "y", strings.Repeat("é", 5000),
+		strings.Repeat("é", 5000) + "x", x256[:200] + "%" + x256} {
+		subj := Subject("edgepipe", "plant-1", id)
+		tok := strings.TrimPrefix(subj, "edgepipe.plant-1.summary.")
+		if len(tok) > 3*maxVerbatim || strings.ContainsAny(tok, ".*> ") || len(subj)+64 > maxControlLine {
+			t.Fatalf("id of %d bytes: subject of %d bytes, token %q…", len(id), len(subj), tok[:40])
+		}
+		if prev, dup := seen[tok]; dup {
+			t.Fatalf("ids of %d and %d bytes share token %q", len(prev), len(id), tok)
+		}
+		seen[tok] = id
+		if !strings.ContainsRune(tok, hashMark) {
+			t.Fatalf("id of %d bytes: token %q… has no hash", len(id), tok[:40])
 		}
 	}
 }

@@ -16,8 +16,11 @@ const restoreChunk = 512
 // letters, it finds the end of the device's last summarised window (the largest end_ms
 // in summaries; none → the beginning of time) and feeds the readings and dead letters
 // with ts ≥ that end to Summarizer.Add, in event-time order (ts, then id; a dead letter
-// before a reading at the same ts). Summaries of windows that close on the way (readings
-// committed before a crash whose summary was not) are written as usual.
+// before a reading at the same ts). Dead letters of category "late" (readings the
+// summarizer refused because their window had closed) are not replayed: they were never
+// readings, so a restart does not count them in a window it reopens. Summaries of
+// windows that close on the way (readings committed before a crash whose summary was
+// not) are written as usual.
 func (s *Sink) restore(ctx context.Context) error {
 	sz := s.env.Summarizer
 	if sz == nil {
@@ -69,11 +72,11 @@ func (s *Sink) restoreDevices(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// deadSince returns the device's dead letters with ts ≥ from as rebuilt records, in
-// (ts, id) order.
+// deadSince returns the device's dead letters with ts ≥ from, except late ones, as
+// rebuilt records, in (ts, id) order.
 func (s *Sink) deadSince(ctx context.Context, dev string, from int64) ([]*pipeline.Record, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, topic, reason, at FROM dead_letters
-		WHERE device = ? AND ts >= ? ORDER BY ts, id`, dev, from)
+		WHERE device = ? AND ts >= ? AND substr(reason, 1, 5) <> 'late:' ORDER BY ts, id`, dev, from)
 	if err != nil {
 		return nil, err
 	}

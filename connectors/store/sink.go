@@ -19,6 +19,10 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertDeadLetter = `INSERT OR IGNORE INTO dead_letters (at, topic, reason, payload, phash, part, device, ts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// Both lookups use the UNIQUE (device, ts, vhash) index.
+	selectStored   = `SELECT EXISTS (SELECT 1 FROM inferences WHERE device = ? AND ts = ? AND vhash = ?)`
+	selectConflict = `SELECT EXISTS (SELECT 1 FROM inferences WHERE device = ? AND ts = ? AND vhash <> ?)`
+	selectLatestTs = `SELECT max(ts) FROM inferences WHERE device = ?`
 )
 
 // Sink is the sqlite store: a pipeline.Sink that commits records in transactions of up
@@ -34,6 +38,22 @@ type Sink struct {
 	outbox  *outbox
 
 	insInference, insDeadLetter *sql.Stmt
+	selStored, selConflict      *sql.Stmt
+
+	// latestTs is, per device seen since the start, an upper bound of the latest event
+	// time (ns) stored: a reading after it cannot conflict with a stored one, so only a
+	// reading at or before it costs a conflict lookup. Only Run's goroutine uses it.
+	latestTs map[string]int64
+}
+
+// commitCounts are the records of a committed batch that were not newly stored, and the
+// conflicting readings among those that were.
+type commitCounts struct {
+	// dups are redelivered records the store already held (not stored again).
+	dups int
+	// conflicts are readings newly stored whose device and event time already had a
+	// stored reading with different values.
+	conflicts int
 }
 
 // New opens (creating when missing, mode 0600) and migrates the database at opts.Path and
@@ -47,7 +67,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	if env == nil {
 		env = &pipeline.Env{}
 	}
-	s := &Sink{env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch}
+	s := &Sink{env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch, latestTs: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -64,12 +84,14 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", opts.Path, err)
 	}
-	if s.insInference, err = db.PrepareContext(ctx, insertInference); err == nil {
-		s.insDeadLetter, err = db.PrepareContext(ctx, insertDeadLetter)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&s.insInference, insertInference}, {&s.insDeadLetter, insertDeadLetter}, {&s.selStored, selectStored}, {&s.selConflict, selectConflict}} {
+		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.outbox = &outbox{db: db, metrics: s.metrics, notify: make(chan struct{}, 1)}
 	if n, err := s.outbox.Len(ctx); err == nil {
@@ -87,8 +109,9 @@ func (s *Sink) Close() error {
 	if s.db == nil {
 		return nil // built for a dry run
 	}
-	s.insInference.Close()
-	s.insDeadLetter.Close()
+	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict} {
+		st.Close()
+	}
 	return s.db.Close()
 }
 
@@ -141,12 +164,14 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
 
 // process commits one batch, acks it and summarizes what it newly stored.
 func (s *Sink) process(ctx context.Context, batch []*pipeline.Record) error {
-	committed, dups, err := retry(ctx, s.log, s.metrics.StoreHealthy, "commit readings", len(batch), func() ([]*pipeline.Record, int, error) {
+	committed, n, err := retry(ctx, s.log, s.metrics.StoreHealthy, "commit readings", len(batch), func() ([]*pipeline.Record, commitCounts, error) {
 		return s.commit(ctx, batch)
 	})
 	if err != nil {
 		return err
 	}
+	dups := n.dups
+	s.metrics.Conflicts.Add(float64(n.conflicts))
 	stored := len(committed)
 	for _, r := range committed {
 		if r.Dead() {
@@ -177,14 +202,18 @@ func (s *Sink) drain(ctx context.Context) error {
 }
 
 // commit stores one batch in one transaction: live records into inferences (INSERT OR
-// IGNORE: a redelivered reading is a no-op), dead letters into dead_letters. It returns
-// the records newly stored (live and dead, in batch order) and the number of duplicates.
-func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, dups int, err error) {
+// IGNORE: a redelivered reading is a no-op), dead letters into dead_letters. When the
+// Summarizer is a pipeline.LateChecker, each live record is first checked, in batch
+// order, and a late one is dead-lettered with the checker's reason (unless it is a
+// redelivery of a reading stored before its window closed: a duplicate). It returns the
+// records newly stored (live and dead, in batch order), the number of duplicates and of
+// conflicting readings (see commitCounts).
+func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, n commitCounts, err error) {
 	start := time.Now()
 	now := start.UnixNano()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, n, err
 	}
 	defer func() {
 		if err != nil {
@@ -193,10 +222,26 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 	}()
 	ins := tx.StmtContext(ctx, s.insInference)
 	dl := tx.StmtContext(ctx, s.insDeadLetter)
+	stored := tx.StmtContext(ctx, s.selStored)
+	conflict := tx.StmtContext(ctx, s.selConflict)
+	lc, _ := s.env.Summarizer.(pipeline.LateChecker)
 	var vals []byte
 	for _, r := range batch {
 		if !r.Dead() && (r.Device == "" || r.Time.IsZero()) {
 			r.Fail("store: reading without a device or an event time (does the pipeline start with a decode operator?)")
+		}
+		if lc != nil && !r.Dead() {
+			if reason, late := lc.CheckLate(r); late {
+				var had bool
+				if e := stored.QueryRowContext(ctx, r.Device, r.Time.UnixNano(), valuesHash(r.Values)).Scan(&had); e != nil {
+					return nil, n, fmt.Errorf("late reading: %w", e)
+				}
+				if had {
+					n.dups++ // redelivered after its window closed: stored (and summarised) before
+					continue
+				}
+				r.Fail(reason)
+			}
 		}
 		if r.Dead() {
 			at := unixNano(r.Received)
@@ -209,40 +254,62 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 			}
 			res, e := dl.ExecContext(ctx, at, r.Topic, r.DeadLetter, r.Payload, payloadHash(r.Payload), r.Part, nullString(r.Device), ts)
 			if e != nil {
-				return nil, 0, fmt.Errorf("dead letter: %w", e)
+				return nil, n, fmt.Errorf("dead letter: %w", e)
 			}
-			n, e := res.RowsAffected()
+			added, e := res.RowsAffected()
 			if e != nil {
-				return nil, 0, e
+				return nil, n, e
 			}
-			if n == 0 {
-				dups++ // a redelivered dead letter: stored once
+			if added == 0 {
+				n.dups++ // a redelivered dead letter: stored once
 				continue
 			}
 			committed = append(committed, r)
 			continue
 		}
+		ts, vh := r.Time.UnixNano(), valuesHash(r.Values)
+		latest, known := s.latestTs[r.Device]
+		if !known { // the first reading of the device since the start
+			var last sql.NullInt64
+			if e := tx.QueryRowContext(ctx, selectLatestTs, r.Device).Scan(&last); e != nil {
+				return nil, n, fmt.Errorf("latest reading: %w", e)
+			}
+			latest, known = last.Int64, last.Valid
+		}
 		vals = appendValues(vals[:0], r.Values)
-		res, e := ins.ExecContext(ctx, r.Device, r.Time.UnixNano(), valuesHash(r.Values), string(vals),
+		res, e := ins.ExecContext(ctx, r.Device, ts, vh, string(vals),
 			nullScore(r.Score), r.Anomaly, nullString(r.Label), r.Model, r.Topic, unixNano(r.Received), now)
 		if e != nil {
-			return nil, 0, fmt.Errorf("inference: %w", e)
+			return nil, n, fmt.Errorf("inference: %w", e)
 		}
-		n, e := res.RowsAffected()
+		added, e := res.RowsAffected()
 		if e != nil {
-			return nil, 0, e
+			return nil, n, e
 		}
-		if n == 0 {
-			dups++
+		if added == 0 {
+			n.dups++
 			continue
 		}
+		if known && ts <= latest {
+			var had bool
+			if e := conflict.QueryRowContext(ctx, r.Device, ts, vh).Scan(&had); e != nil {
+				return nil, n, fmt.Errorf("conflicting reading: %w", e)
+			}
+			if had {
+				n.conflicts++
+			}
+		}
+		if !known || ts > latest {
+			latest = ts
+		}
+		s.latestTs[r.Device] = latest
 		committed = append(committed, r)
 	}
 	if err = tx.Commit(); err != nil {
-		return nil, 0, err
+		return nil, n, err
 	}
 	s.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
-	return committed, dups, nil
+	return committed, n, nil
 }
 
 // retry runs op until it succeeds or ctx is cancelled, with exponential backoff
