@@ -15,8 +15,12 @@ const restoreChunk = 512
 // neither loses nor doubles a summary. For every device with stored readings or dead
 // letters, it finds the end of the device's last summarised window (the largest end_ms
 // in summaries; none → the beginning of time) and feeds the readings and dead letters
-// with ts ≥ that end to Summarizer.Add, in event-time order (ts, then id; a dead letter
-// before a reading at the same ts). Dead letters of category "late" (readings the
+// with ts ≥ that end to Summarizer.Add in the order they arrived (received / at, then
+// id; a dead letter before a reading that arrived at the same instant), which is the
+// order the summarizer saw them in before the restart: a reading or dead letter that was
+// late then is late again, so a restart never creates a summary that the first run did
+// not (a dead letter stamped 1970 arriving after readings of 2024 does not open a 1970
+// window on replay). Dead letters of category "late" (readings the
 // summarizer refused because their window had closed) are not replayed: they were never
 // readings, so a restart does not count them in a window it reopens. Summaries of
 // windows that close on the way (readings committed before a crash whose summary was
@@ -73,10 +77,10 @@ func (s *Sink) restoreDevices(ctx context.Context) ([]string, error) {
 }
 
 // deadSince returns the device's dead letters with ts ≥ from, except late ones, as
-// rebuilt records, in (ts, id) order.
+// rebuilt records, in arrival (at, id) order.
 func (s *Sink) deadSince(ctx context.Context, dev string, from int64) ([]*pipeline.Record, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, topic, reason, at FROM dead_letters
-		WHERE device = ? AND ts >= ? AND substr(reason, 1, 5) <> 'late:' ORDER BY ts, id`, dev, from)
+		WHERE device = ? AND ts >= ? AND substr(reason, 1, 5) <> 'late:' ORDER BY at, id`, dev, from)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +99,11 @@ func (s *Sink) deadSince(ctx context.Context, dev string, from int64) ([]*pipeli
 }
 
 // replay feeds the device's stored readings with ts ≥ from, merged with its dead letters
-// dead (sorted by time), to the Summarizer in chunks, and returns the summaries closed.
+// dead (in arrival order), to the Summarizer in chunks, in arrival order, and returns
+// the summaries closed.
 func (s *Sink) replay(ctx context.Context, dev string, from int64, dead []*pipeline.Record) ([]pipeline.Summary, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, vals, score, anomaly, label, model, topic, received
-		FROM inferences WHERE device = ? AND ts >= ? ORDER BY ts, id`, dev, from)
+		FROM inferences WHERE device = ? AND ts >= ? ORDER BY received, id`, dev, from)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +139,7 @@ func (s *Sink) replay(ctx context.Context, dev string, from int64, dead []*pipel
 		if score.Valid {
 			r.Score = score.Float64
 		}
-		for len(dead) > 0 && !dead[0].Time.After(r.Time) {
+		for len(dead) > 0 && !dead[0].Received.After(r.Received) {
 			push(dead[0])
 			dead = dead[1:]
 		}

@@ -3,6 +3,8 @@ package store
 import (
 	"testing"
 	"time"
+
+	"github.com/edgepipe/edgepipe/pipeline"
 )
 
 // A restart rebuilds the open window from the database: readings stored before the stop
@@ -53,5 +55,30 @@ func TestRestoreSummarisesWindowsClosedBeforeACrash(t *testing.T) {
 	runAll(t, path, testEnv(newMinuteSummarizer("plant1", true)))
 	if c := counts(t, path); c.Summaries != 2 || c.Summarized != 3 {
 		t.Fatalf("counts %+v, want 2 summaries over 3 readings", c)
+	}
+}
+
+// Regression: restore replayed readings and dead letters in event-time order, so a dead
+// letter stamped long before the readings but arriving after them (a sensor whose clock
+// fell back to 1970) opened an old window on replay that the live run had never had, and
+// a restart wrote a summary the first run did not. Replay follows arrival order now.
+func TestRestoreReplaysInArrivalOrder(t *testing.T) {
+	path := dbPath(t)
+	var a acks
+	reading := func(sec int) *pipeline.Record { return unique(a.rec("d1", time.Duration(sec)*time.Second, 1)) }
+	old := unique(a.rec("d1", 0, 2)) // arrives at t0+30 s, stamped 1970
+	old.Time, old.Received = time.Unix(0, 0).UTC(), t0.Add(30*time.Second)
+	old.Fail("clean: every field missing")
+	newEnv := func() *pipeline.Env {
+		env := testEnv(nil)
+		env.Summarizer = tumbling(t, 0, false, env.Metrics)
+		return env
+	}
+	runAll(t, path, newEnv(), reading(10), reading(20), old, reading(40)) // [0, 60) stays open
+	before := counts(t, path)
+	runAll(t, path, newEnv()) // a restart with no new input
+	after := counts(t, path)
+	if before.Summaries != 0 || after != before {
+		t.Fatalf("before restart %+v, after %+v: want no summary (the window is open) before and after", before, after)
 	}
 }
