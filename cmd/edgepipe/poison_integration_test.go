@@ -16,7 +16,8 @@ import (
 )
 
 // TestIntegrationPoisonMessages (scenario 9): on one topic, good readings alternate with
-// poison (invalid JSON, hostile msgpack dd ff ff ff ff, a 1 MiB payload, a NaN literal).
+// poison (truncated JSON, hostile msgpack dd ff ff ff ff, a 1 MiB payload, a reading whose
+// only value is a NaN literal, stamped 1970 so it also lands behind the watermark).
 // Every good reading is stored, every poison message is one dead letter with a reason,
 // and all are acked: a restart with the same session receives nothing again.
 func TestIntegrationPoisonMessages(t *testing.T) {
@@ -32,7 +33,7 @@ func TestIntegrationPoisonMessages(t *testing.T) {
 			fmt.Appendf(nil, `{"ts": %d, "value": `, r),                                // truncated JSON
 			{0xdd, 0xff, 0xff, 0xff, 0xff, byte(r)},                                    // msgpack array32 claiming 4 G elements
 			fmt.Appendf(nil, `{"ts": %d, "pad": "%s"}`, r, strings.Repeat("x", 1<<20)), // 1 MiB
-			fmt.Appendf(nil, `{"ts": %d, "value": NaN}`, r),                            // NaN is not JSON
+			fmt.Appendf(nil, `{"ts": %d, "value": NaN}`, r),                            // NaN literal: missing, so "clean: every field missing"
 		}
 	}
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(mq.mqttURL()).SetClientID("s9-pub"))
