@@ -15,6 +15,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgepipe/edgepipe/internal/testpki"
 	"github.com/edgepipe/edgepipe/pipeline"
 )
 
@@ -32,16 +33,16 @@ func freePort(t *testing.T) int {
 }
 
 // startMosquittoTLS runs Mosquitto with a TLS listener that requires a client
-// certificate signed by p.ca, and returns its ssl:// URL.
-func startMosquittoTLS(t *testing.T, p *pki) string {
+// certificate signed by p.CA, and returns its ssl:// URL.
+func startMosquittoTLS(t *testing.T, p *testpki.PKI) string {
 	t.Helper()
 	if _, err := os.Stat(mosquittoBin); err != nil {
 		t.Skipf("%s not installed", mosquittoBin)
 	}
 	port := freePort(t)
 	conf := fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\nallow_anonymous true\npersistence false\n",
-		port, p.ca, p.serverCert, p.serverKey)
-	confPath := filepath.Join(p.dir, "mosquitto.conf")
+		port, p.CA, p.ServerCert, p.ServerKey)
+	confPath := filepath.Join(p.Dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +94,9 @@ func runErr(t *testing.T, o SourceOptions) error {
 }
 
 func TestIntegrationMQTTTLS(t *testing.T) {
-	p := newPKI(t)
+	p := testpki.New(t)
 	url := startMosquittoTLS(t, p)
-	good := TLSOptions{CAFile: p.ca, CertFile: p.cert, KeyFile: p.key}
+	good := TLSOptions{CAFile: p.CA, CertFile: p.Cert, KeyFile: p.Key}
 
 	t.Run("client certificate", func(t *testing.T) {
 		r := run(t, SourceOptions{URL: url, Topics: []string{"sensors/#", "probe"}, QoS: 1, ClientID: "tls-gw1", CleanSession: true, TLS: good}, testEnv(), 4)
@@ -119,7 +120,7 @@ func TestIntegrationMQTTTLS(t *testing.T) {
 	})
 
 	t.Run("no client certificate", func(t *testing.T) {
-		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-nocert", TLS: TLSOptions{CAFile: p.ca}})
+		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-nocert", TLS: TLSOptions{CAFile: p.CA}})
 		t.Logf("refused: %v", err)
 		if !strings.Contains(err.Error(), "TLS handshake failed") || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("err = %v, want a TLS refusal naming the certificate", err)
@@ -127,7 +128,7 @@ func TestIntegrationMQTTTLS(t *testing.T) {
 	})
 
 	t.Run("wrong CA", func(t *testing.T) {
-		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-wrongca", TLS: TLSOptions{CAFile: p.ca2, CertFile: p.cert, KeyFile: p.key}})
+		err := runErr(t, SourceOptions{URL: url, Topics: []string{"t"}, QoS: 1, ClientID: "tls-wrongca", TLS: TLSOptions{CAFile: p.OtherCA, CertFile: p.Cert, KeyFile: p.Key}})
 		t.Logf("refused: %v", err)
 		if !strings.Contains(err.Error(), "TLS handshake failed") || !strings.Contains(err.Error(), "unknown authority") {
 			t.Fatalf("err = %v, want a verification failure (unknown authority)", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/edgepipe/edgepipe/internal/testpki"
 )
 
 const natsServerBin = "/usr/sbin/nats-server"
@@ -31,16 +33,16 @@ func freePort(t *testing.T) int {
 }
 
 // startNATSServerTLS runs nats-server with JetStream and TLS that verifies client
-// certificates signed by p.ca, plus the given arguments (authentication), and returns
+// certificates signed by p.CA, plus the given arguments (authentication), and returns
 // its tls:// URL.
-func startNATSServerTLS(t *testing.T, p testPKI, args ...string) string {
+func startNATSServerTLS(t *testing.T, p *testpki.PKI, args ...string) string {
 	t.Helper()
 	if _, err := os.Stat(natsServerBin); err != nil {
 		t.Skipf("%s not installed", natsServerBin)
 	}
 	port := freePort(t)
 	all := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir(),
-		"--tls", "--tlscert", p.serverCert, "--tlskey", p.serverKey, "--tlsverify", "--tlscacert", p.ca}, args...)
+		"--tls", "--tlscert", p.ServerCert, "--tlskey", p.ServerKey, "--tlsverify", "--tlscacert", p.CA}, args...)
 	var logs strings.Builder
 	cmd := exec.Command(natsServerBin, all...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -70,8 +72,8 @@ func startNATSServerTLS(t *testing.T, p testPKI, args ...string) string {
 }
 
 func TestIntegrationNATSTLS(t *testing.T) {
-	p := newTestPKI(t)
-	files := tlsFiles{ca: p.ca, cert: p.cert, key: p.key}
+	p := testpki.New(t)
+	files := tlsFiles{ca: p.CA, cert: p.Cert, key: p.Key}
 
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -79,11 +81,11 @@ func TestIntegrationNATSTLS(t *testing.T) {
 	}
 	seed, _ := kp.Seed()
 	pub, _ := kp.PublicKey()
-	seedFile := filepath.Join(p.dir, "edge.nk")
+	seedFile := filepath.Join(p.Dir, "edge.nk")
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nkeyConf := filepath.Join(p.dir, "nkey.conf")
+	nkeyConf := filepath.Join(p.Dir, "nkey.conf")
 	if err := os.WriteFile(nkeyConf, []byte(fmt.Sprintf("authorization { users = [ { nkey: %s } ] }\n", pub)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestIntegrationNATSTLS(t *testing.T) {
 	t.Run("no client certificate", func(t *testing.T) {
 		url := startNATSServerTLS(t, p, "--auth", "s3cr3t-token")
 		cfg := testConfig(url)
-		cfg.tls, cfg.token = tlsFiles{ca: p.ca}, "s3cr3t-token"
+		cfg.tls, cfg.token = tlsFiles{ca: p.CA}, "s3cr3t-token"
 		ob := newMemOutbox()
 		ob.add(entry(1, "plant-1", "sensor-1", 60000))
 		r := startForwarder(t, cfg, ob)

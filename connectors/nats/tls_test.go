@@ -1,97 +1,32 @@
 package natsconn
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/edgepipe/edgepipe/internal/testpki"
 )
 
-// testPKI is a generated CA with a server certificate for 127.0.0.1/localhost and a
-// client certificate, as PEM files in a temporary folder.
-type testPKI struct {
-	dir                                  string
-	ca, serverCert, serverKey, cert, key string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caCert, caKey := genCert(t, dir, "ca", nil, nil)
-	genCert(t, dir, "server", caCert, caKey)
-	genCert(t, dir, "client", caCert, caKey)
-	j := func(n string) string { return filepath.Join(dir, n) }
-	return testPKI{dir: dir, ca: j("ca.pem"), serverCert: j("server.pem"), serverKey: j("server.key"), cert: j("client.pem"), key: j("client.key")}
-}
-
-// genCert writes name.pem and name.key (ECDSA P-256, valid one hour): a self-signed CA
-// when parent is nil, else a leaf for 127.0.0.1/localhost for server and client use.
-func genCert(t *testing.T, dir, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "edgepipe test " + name},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
-	signer, signerKey := tmpl, key
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		tmpl.DNSNames, tmpl.IPAddresses = []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}
-		signer, signerKey = parent, parentKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, b := range map[string]*pem.Block{name + ".pem": {Type: "CERTIFICATE", Bytes: der}, name + ".key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(filepath.Join(dir, path), pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
 func TestBuildTLSAndNkey(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.New(t)
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed, _ := kp.Seed()
-	if err := os.WriteFile(filepath.Join(p.dir, "edge.nk"), seed, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(p.Dir, "edge.nk"), seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := buildOutput(t, p.dir, "  url: tls://127.0.0.1:4222\n  nkey: edge.nk\n  ca_file: ca.pem\n  cert_file: client.pem\n  key_file: client.key\n")
+	f, err := buildOutput(t, p.Dir, "  url: tls://127.0.0.1:4222\n  nkey: edge.nk\n  ca_file: ca.pem\n  cert_file: client.pem\n  key_file: client.key\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.cfg.nkey != filepath.Join(p.dir, "edge.nk") || f.cfg.tls != (tlsFiles{ca: p.ca, cert: p.cert, key: p.key}) {
+	if f.cfg.nkey != filepath.Join(p.Dir, "edge.nk") || f.cfg.tls != (tlsFiles{ca: p.CA, cert: p.Cert, key: p.Key}) {
 		t.Fatalf("config %+v: want paths relative to the config file", f.cfg)
 	}
 	c, err := f.cfg.tls.config()
@@ -111,7 +46,7 @@ func TestBuildTLSAndNkey(t *testing.T) {
 		"key mismatch":     {"  url: tls://h\n  cert_file: client.pem\n  key_file: server.key\n", "cert_file: client certificate"},
 	}
 	for name, c := range cases {
-		_, err := buildOutput(t, p.dir, c.output)
+		_, err := buildOutput(t, p.Dir, c.output)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", name, err, c.want)
 		}
