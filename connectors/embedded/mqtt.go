@@ -61,8 +61,26 @@ func StartMQTT(addr string) (*MQTTBroker, error) {
 		return nil, fmt.Errorf("embedded mqtt: address %q: %w", addr, err)
 	}
 	if !isLoopback(host) {
-		return nil, fmt.Errorf("embedded mqtt: address %q is not a loopback address: the embedded broker accepts anonymous clients, so it only listens on 127.0.0.1, ::1 or localhost", addr)
+		return nil, fmt.Errorf("embedded mqtt: address %q is not a loopback address: the embedded broker accepts anonymous clients there, so anywhere else it needs a user name and password (StartMQTTAuth)", addr)
 	}
+	return startMQTT(addr, new(auth.AllowHook), nil)
+}
+
+// StartMQTTAuth starts a broker on addr, which may be any address (":1883", a LAN
+// address), that accepts only clients authenticating with username and password (MQTT
+// CONNECT credentials). It returns an error when either is empty or addr cannot be
+// listened on. The password is never logged or returned in an error.
+func StartMQTTAuth(addr, username, password string) (*MQTTBroker, error) {
+	if username == "" || password == "" {
+		return nil, fmt.Errorf("embedded mqtt: a broker listening on %q needs a user name and a password", addr)
+	}
+	ledger := &auth.Ledger{Users: auth.Users{username: {Username: auth.RString(username), Password: auth.RString(password)}}}
+	return startMQTT(addr, new(auth.Hook), &auth.Options{Ledger: ledger})
+}
+
+// startMQTT starts the broker on addr with the authentication hook h (configured with
+// hookConfig).
+func startMQTT(addr string, h mochi.Hook, hookConfig any) (*MQTTBroker, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded mqtt: listen: %w", err)
@@ -76,7 +94,7 @@ func StartMQTT(addr string) (*MQTTBroker, error) {
 		Logger:       slog.New(warnOnly{slog.Default().Handler()}).With("component", "embedded-mqtt"),
 	}
 	s := mochi.New(opts)
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := s.AddHook(h, hookConfig); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded mqtt: %w", err)
 	}

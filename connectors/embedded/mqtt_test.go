@@ -83,3 +83,38 @@ func TestStartMQTTRefusesNonLoopback(t *testing.T) {
 	}
 	b.Close()
 }
+
+// Beyond localhost the embedded broker requires authentication: StartMQTTAuth accepts
+// only its user name and password, and refuses to start without them.
+func TestStartMQTTAuthRequiresCredentials(t *testing.T) {
+	if _, err := StartMQTTAuth("0.0.0.0:0", "gw", ""); err == nil {
+		t.Fatal("StartMQTTAuth without a password succeeded")
+	}
+	b, err := StartMQTTAuth("0.0.0.0:0", "gw", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(b.URL(), "tcp://"))
+	url := "tcp://127.0.0.1:" + port
+	connect := func(user, password string) error {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("auth-" + user + password).
+			SetUsername(user).SetPassword(password).SetConnectRetry(false).SetAutoReconnect(false))
+		tok := c.Connect()
+		if !tok.WaitTimeout(5 * time.Second) {
+			t.Fatalf("connect %s: no answer", user)
+		}
+		if tok.Error() == nil {
+			c.Disconnect(0)
+		}
+		return tok.Error()
+	}
+	if err := connect("gw", "s3cret"); err != nil {
+		t.Fatalf("the configured user was refused: %v", err)
+	}
+	for _, c := range [][2]string{{"", ""}, {"gw", "wrong"}, {"other", "s3cret"}} {
+		if err := connect(c[0], c[1]); err == nil {
+			t.Errorf("user %q password %q was accepted", c[0], c[1])
+		}
+	}
+}
