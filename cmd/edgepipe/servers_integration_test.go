@@ -4,14 +4,14 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/edgepipe/edgepipe/internal/testserver"
 )
 
 // The delivery tests (issue 3) run real servers as child processes on free ports, so a
@@ -29,29 +29,6 @@ func lookBinary(t *testing.T, name string) string {
 		t.Fatalf("%s not found: install the Debian package %s (.ci/run does)", name, name)
 	}
 	return p
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening waits until something accepts connections on port.
-func waitListening(t *testing.T, port int) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("nothing listens on port %d after 15 s", port)
 }
 
 // server is a child-process server on a fixed port that can be stopped and started again.
@@ -72,7 +49,7 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	waitListening(s.t, s.port)
+	testserver.WaitListening(s.t, s.port)
 }
 
 // stop ends the server with SIGTERM (a clean shutdown: Mosquitto saves its persistence
@@ -92,7 +69,7 @@ func (s *server) stop() {
 // drops to the mosquitto user, which cannot enter a test's private temp folder.
 func startMosquitto(t *testing.T, dir string) *server {
 	t.Helper()
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
 	dir, err := os.MkdirTemp("", "edgepipe-it-mosquitto-")
 	if err != nil {
@@ -125,7 +102,7 @@ func (s *server) mqttURL() string { return fmt.Sprintf("tcp://127.0.0.1:%d", s.p
 // startNATS runs nats-server with JetStream on a free port, storing in dir.
 func startNATS(t *testing.T, dir string) *server {
 	t.Helper()
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	s := &server{t: t, name: "nats-server", port: port, args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir}}
 	s.start()
 	t.Cleanup(s.stop)

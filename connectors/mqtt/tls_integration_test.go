@@ -5,72 +5,33 @@ package mqtt
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepipe/edgepipe/internal/testpki"
+	"github.com/edgepipe/edgepipe/internal/testserver"
 	"github.com/edgepipe/edgepipe/pipeline"
 )
 
 const mosquittoBin = "/usr/sbin/mosquitto"
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startMosquittoTLS runs Mosquitto with a TLS listener that requires a client
 // certificate signed by p.CA, and returns its ssl:// URL.
 func startMosquittoTLS(t *testing.T, p *testpki.PKI) string {
 	t.Helper()
-	if _, err := os.Stat(mosquittoBin); err != nil {
-		t.Skipf("%s not installed", mosquittoBin)
-	}
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	conf := fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\nallow_anonymous true\npersistence false\n",
 		port, p.CA, p.ServerCert, p.ServerKey)
 	confPath := filepath.Join(p.Dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs strings.Builder
-	cmd := exec.Command(mosquittoBin, "-c", confPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", logs.String())
-		}
-	})
+	testserver.Start(t, mosquittoBin, port, "-c", confPath)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(wait); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	return "ssl://" + addr
 }
 

@@ -5,9 +5,7 @@ package natsconn
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,56 +16,21 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/edgepipe/edgepipe/internal/testpki"
+	"github.com/edgepipe/edgepipe/internal/testserver"
 )
 
 const natsServerBin = "/usr/sbin/nats-server"
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startNATSServerTLS runs nats-server with JetStream and TLS that verifies client
 // certificates signed by p.CA, plus the given arguments (authentication), and returns
 // its tls:// URL.
 func startNATSServerTLS(t *testing.T, p *testpki.PKI, args ...string) string {
 	t.Helper()
-	if _, err := os.Stat(natsServerBin); err != nil {
-		t.Skipf("%s not installed", natsServerBin)
-	}
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	all := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir(),
 		"--tls", "--tlscert", p.ServerCert, "--tlskey", p.ServerKey, "--tlsverify", "--tlscacert", p.CA}, args...)
-	var logs strings.Builder
-	cmd := exec.Command(natsServerBin, all...)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("nats-server output:\n%s", logs.String())
-		}
-	})
+	testserver.Start(t, natsServerBin, port, all...)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(waitFor); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	return "tls://" + addr
 }
 
