@@ -10,8 +10,11 @@ type adam struct {
 	m, v                  [][]float64 // per parameter slice: first and second moment
 }
 
-func newAdam(d *Dense, lr float64) *adam {
-	a := &adam{lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8}
+// newAdam returns the optimiser for d's parameters with step size lr (α), moment decay
+// rates beta1 and beta2 and the denominator term eps (the paper's defaults: 0.001, 0.9,
+// 0.999, 1e-8; DefaultFitOptions).
+func newAdam(d *Dense, lr, beta1, beta2, eps float64) *adam {
+	a := &adam{lr: lr, beta1: beta1, beta2: beta2, eps: eps}
 	for _, p := range params(d) {
 		a.m = append(a.m, make([]float64, len(p)))
 		a.v = append(a.v, make([]float64, len(p)))

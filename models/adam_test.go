@@ -11,7 +11,7 @@ import (
 // from Kingma & Ba's Algorithm 1 (β1 0.9, β2 0.999, ε 1e-8, lr 0.1).
 func TestAdamSteps(t *testing.T) {
 	d := &Dense{layers: []layer{{W: mat.NewDense(1, 1, []float64{1}), B: []float64{0}, Act: ActLinear}}}
-	opt := newAdam(d, 0.1)
+	opt := newAdam(d, 0.1, 0.9, 0.999, 1e-8)
 	g := newGrads(d)
 	g.W[0].Set(0, 0, 0.5)
 	g.B[0][0] = -2

@@ -42,10 +42,11 @@ func scratch(m *mat.Dense, r, c int) *mat.Dense {
 	return mat.NewDense(r, c, nil)
 }
 
-// lossGrad runs the batch x (n × in) forward, computes the mean squared error against
-// target t (n × out), L = Σ (y−t)² / (n·out), and back-propagates it (Rumelhart, Hinton &
-// Williams 1986) into tr.g. It returns L.
-func (tr *trainer) lossGrad(x, t *mat.Dense) float64 {
+// lossGrad runs the batch x (n × in) forward, computes the loss against target t
+// (n × out) — LossMSE: L = Σ (y−t)² / (n·out); LossCrossEntropy (softmax output): L =
+// −Σ t·ln y / n — and back-propagates it (Rumelhart, Hinton & Williams 1986) into tr.g. It
+// returns L.
+func (tr *trainer) lossGrad(x, t *mat.Dense, loss Loss) float64 {
 	layers := tr.d.layers
 	n, _ := x.Dims()
 	if len(tr.acts) != len(layers)+1 {
@@ -63,23 +64,19 @@ func (tr *trainer) lossGrad(x, t *mat.Dense) float64 {
 	if tr_, tc := t.Dims(); tr_ != yr || tc != yc {
 		panic(fmt.Sprintf("models: target %d×%d, want %d×%d", tr_, tc, yr, yc))
 	}
-	// dL/dY = 2(Y−T)/(n·out).
 	top := scratch(tr.dA[len(layers)], yr, yc)
 	tr.dA[len(layers)] = top
-	top.Sub(y, t)
-	var loss float64
-	scale := 2 / float64(yr*yc)
-	for i := 0; i < yr; i++ {
-		row := top.RawRowView(i)
-		for j, e := range row {
-			loss += e * e
-			row[j] = e * scale
-		}
+	var value float64
+	if loss == LossCrossEntropy {
+		value = crossEntropyGrad(y, t, top) // top is dL/dZ of the output layer already
+	} else {
+		value = mseGrad(y, t, top)
 	}
-	loss /= float64(yr * yc)
 	for l := len(layers) - 1; l >= 0; l-- {
 		dZ := tr.dA[l+1] // turned into dL/dZ in place
-		activationBackward(layers[l].Act, tr.acts[l+1], dZ)
+		if loss != LossCrossEntropy || l < len(layers)-1 {
+			activationBackward(layers[l].Act, tr.acts[l+1], dZ)
+		}
 		tr.g.W[l].Mul(tr.acts[l].T(), dZ)
 		gb := tr.g.B[l]
 		for j := range gb {
@@ -96,7 +93,24 @@ func (tr *trainer) lossGrad(x, t *mat.Dense) float64 {
 			tr.dA[l].Mul(dZ, layers[l].W.T())
 		}
 	}
-	return loss
+	return value
+}
+
+// mseGrad writes dY = 2(y − t)/(n·out), the gradient of the mean squared error with
+// respect to the outputs y (n × out), and returns the loss Σ (y−t)² / (n·out).
+func mseGrad(y, t, dY *mat.Dense) float64 {
+	n, c := y.Dims()
+	dY.Sub(y, t)
+	var loss float64
+	scale := 2 / float64(n*c)
+	for i := 0; i < n; i++ {
+		row := dY.RawRowView(i)
+		for j, e := range row {
+			loss += e * e
+			row[j] = e * scale
+		}
+	}
+	return loss / float64(n*c)
 }
 
 // activationBackward turns dA (dL/d output) into dL/dZ in place, given the layer's outputs a.

@@ -100,7 +100,7 @@ func TestTrainAnomalyNAB(t *testing.T) {
 	streams, series := nabSeries(t)
 	epochs := 0
 	start := time.Now()
-	d, err := models.TrainAnomaly("nab-ae", []string{"value"}, series, models.DefaultAnomalyOptions(), func(e int, loss float64) { epochs = e })
+	d, err := models.TrainAnomaly("nab-ae", []string{"value"}, series, models.DefaultAnomalyOptions(), func(s models.EpochStats) { epochs = s.Epoch })
 	if err != nil {
 		t.Fatal(err)
 	}

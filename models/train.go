@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand"
 	"slices"
 	"time"
 
@@ -27,13 +26,9 @@ type AnomalyOptions struct {
 	Hidden []int
 	// HiddenActivation is the activation of the hidden layers; the output layer is linear.
 	HiddenActivation Activation
-	// Epochs is the number of passes over the training windows; BatchSize the rows per Adam
-	// step; LearningRate Adam's step size (α).
-	Epochs       int
-	BatchSize    int
-	LearningRate float64
-	// Seed makes training reproducible: the same seed and data give identical weights.
-	Seed int64
+	// FitOptions are the optimiser, epochs, batch size, validation split, early stopping
+	// and seed (see Train); the loss is the mean squared reconstruction error.
+	FitOptions
 	// ThresholdQuantile (0..1] and ThresholdFactor set each device's threshold: the
 	// ThresholdQuantile quantile of the reconstruction errors of its probationary windows,
 	// times ThresholdFactor (> 0). Quantile 1 is the maximum.
@@ -42,27 +37,25 @@ type AnomalyOptions struct {
 }
 
 // DefaultAnomalyOptions returns the defaults: W = 16 readings, a 16→8→4→8→16 tanh
-// autoencoder with a linear output, 40 epochs of Adam with batches of 32 at lr 1e-3, seed 1,
-// and threshold = 3 × the maximum probationary error of each device (README.md says how
-// this was chosen on NAB).
+// autoencoder with a linear output, 40 epochs of Adam (β1 0.9, β2 0.999, ε 1e-8) with
+// batches of 32 at lr 1e-3, no validation split, seed 1, and threshold = 3 × the maximum
+// probationary error of each device (README.md says how this was chosen on NAB).
 func DefaultAnomalyOptions() AnomalyOptions {
+	fit := DefaultFitOptions()
+	fit.Epochs, fit.BatchSize, fit.LearningRate, fit.Seed = 40, 32, 1e-3, 1
 	return AnomalyOptions{
-		Window: 16, Hidden: []int{8, 4, 8}, HiddenActivation: ActTanh,
-		Epochs: 40, BatchSize: 32, LearningRate: 1e-3, Seed: 1,
+		Window: 16, Hidden: []int{8, 4, 8}, HiddenActivation: ActTanh, FitOptions: fit,
 		ThresholdQuantile: 1, ThresholdFactor: 3,
 	}
 }
 
 func (o AnomalyOptions) check() error {
+	if err := o.FitOptions.check(); err != nil {
+		return err
+	}
 	switch {
 	case o.Window < 1:
 		return fmt.Errorf("window %d, want ≥ 1", o.Window)
-	case o.Epochs < 1:
-		return fmt.Errorf("epochs %d, want ≥ 1", o.Epochs)
-	case o.BatchSize < 1:
-		return fmt.Errorf("batch size %d, want ≥ 1", o.BatchSize)
-	case !(o.LearningRate > 0):
-		return fmt.Errorf("learning rate %v, want > 0", o.LearningRate)
 	case !(o.ThresholdQuantile > 0 && o.ThresholdQuantile <= 1):
 		return fmt.Errorf("threshold quantile %v, want in (0, 1]", o.ThresholdQuantile)
 	case !(o.ThresholdFactor > 0):
@@ -86,15 +79,14 @@ func ProbationaryRows(n int) int {
 // sets the device's threshold from the reconstruction errors of those same windows
 // (AnomalyOptions.ThresholdQuantile × ThresholdFactor). The "" defaults are a scaler fitted
 // on all probationary rows pooled and the median of the device thresholds. Training is
-// mini-batch Adam on the mean squared reconstruction error, shuffled each epoch with the
-// seeded generator. progress, if not nil, is called after each epoch (1-based) with the
-// epoch's mean training loss.
+// Train with LossMSE on the windows (input = target) and opts.FitOptions; progress, if
+// not nil, is called after each epoch.
 //
 // It returns an error for no fields, no series, a duplicate or empty device id, a row
 // whose length is not len(fields), Times and Values of unequal length, invalid options,
-// no series long enough for one window in its probationary period, or a diverged
-// (non-finite) loss.
-func TrainAnomaly(name string, fields []string, series []Series, opts AnomalyOptions, progress func(epoch int, loss float64)) (*Dense, error) {
+// no series long enough for one window in its probationary period, an infinite reading,
+// a validation split leaving no window on either side, or a diverged (non-finite) loss.
+func TrainAnomaly(name string, fields []string, series []Series, opts AnomalyOptions, progress func(EpochStats)) (*Dense, error) {
 	if err := checkTrainInput(fields, series, opts); err != nil {
 		return nil, fmt.Errorf("models: TrainAnomaly: %w", err)
 	}
@@ -131,17 +123,14 @@ func TrainAnomaly(name string, fields []string, series []Series, opts AnomalyOpt
 	}
 	meta.Scalers[""] = FitScaler(pooled, f)
 
-	sizes := append(append([]int{opts.Window * f}, opts.Hidden...), opts.Window*f)
-	acts := make([]Activation, len(sizes)-1)
-	for i := range acts {
-		acts[i] = opts.HiddenActivation
+	layers := make([]LayerSpec, 0, len(opts.Hidden)+1)
+	for _, w := range opts.Hidden {
+		layers = append(layers, LayerSpec{Width: w, Activation: opts.HiddenActivation})
 	}
-	acts[len(acts)-1] = ActLinear
-	d, err := NewDense(sizes, acts, opts.Seed)
+	layers = append(layers, LayerSpec{Width: opts.Window * f, Activation: ActLinear})
+	x := stack(all)
+	d, _, err := Train(x, x, layers, LossMSE, opts.FitOptions, progress)
 	if err != nil {
-		return nil, fmt.Errorf("models: TrainAnomaly: %w", err)
-	}
-	if err := fit(d, stack(all), opts, progress); err != nil {
 		return nil, fmt.Errorf("models: TrainAnomaly: %w", err)
 	}
 
@@ -202,37 +191,6 @@ func stack(ms []*mat.Dense) *mat.Dense {
 		}
 	}
 	return mat.NewDense(len(data)/c, c, data)
-}
-
-// fit trains the autoencoder d to reconstruct the rows of x with mini-batch Adam.
-func fit(d *Dense, x *mat.Dense, opts AnomalyOptions, progress func(int, float64)) error {
-	n, c := x.Dims()
-	rng := rand.New(rand.NewSource(opts.Seed))
-	tr := newTrainer(d)
-	opt := newAdam(d, opts.LearningRate)
-	batch := make([]float64, opts.BatchSize*c)
-	for epoch := 1; epoch <= opts.Epochs; epoch++ {
-		perm := rng.Perm(n)
-		var total float64
-		for start := 0; start < n; start += opts.BatchSize {
-			idx := perm[start:min(start+opts.BatchSize, n)]
-			b := mat.NewDense(len(idx), c, batch[:len(idx)*c])
-			for i, k := range idx {
-				b.SetRow(i, x.RawRowView(k))
-			}
-			loss := tr.lossGrad(b, b)
-			opt.step(d, tr.g)
-			total += loss * float64(len(idx))
-		}
-		loss := total / float64(n)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("training diverged at epoch %d (loss %v); lower the learning rate", epoch, loss)
-		}
-		if progress != nil {
-			progress(epoch, loss)
-		}
-	}
-	return nil
 }
 
 // quantile returns the q quantile (0..1] of xs by linear interpolation between order

@@ -28,7 +28,7 @@ func TestTrainAnomalySmall(t *testing.T) {
 	opts := DefaultAnomalyOptions()
 	opts.Window, opts.Hidden, opts.Epochs, opts.LearningRate = 4, []int{4}, 30, 0.01
 	var losses []float64
-	d, err := TrainAnomaly("small", []string{"temp", "hum"}, series, opts, func(_ int, l float64) { losses = append(losses, l) })
+	d, err := TrainAnomaly("small", []string{"temp", "hum"}, series, opts, func(s EpochStats) { losses = append(losses, s.TrainLoss) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,10 @@ import (
 // logs piped to a file).
 type progress struct{ bar *progressbar.ProgressBar }
 
-func newProgress(total int, what string) *progress {
+func newProgress(total int, what string) *progress { return newProgressOf(total, what, "readings") }
+
+// newProgressOf is newProgress counting unit (shown in the rate, e.g. "epochs").
+func newProgressOf(total int, what, unit string) *progress {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		return &progress{}
 	}
@@ -20,7 +23,7 @@ func newProgress(total int, what string) *progress {
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("readings"),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionThrottle(100_000_000),
 		progressbar.OptionClearOnFinish(),
 	)}
