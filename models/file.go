@@ -163,8 +163,8 @@ func (d *Dense) Encode(w io.Writer) error {
 }
 
 // Decode reads a model file written by Encode. It rejects, with an error saying which, a
-// file that is not msgpack or is truncated, has trailing bytes, another format or a newer
-// format version, an unknown activation or kind, inconsistent shapes (layer widths, weight
+// file that is not msgpack or is truncated, has trailing bytes or a key not in the format,
+// another format or a newer format version, an unknown activation or kind, inconsistent shapes (layer widths, weight
 // and bias counts, Window·len(Features), scaler lengths, classes), a non-finite weight or a
 // zero or non-finite scaler Std, or whose Version does not match its content hash.
 func Decode(r io.Reader) (*Dense, error) {
@@ -174,7 +174,9 @@ func Decode(r io.Reader) (*Dense, error) {
 	}
 	br := bytes.NewReader(data)
 	var f fileModel
-	if err := msgpack.NewDecoder(br).Decode(&f); err != nil {
+	dec := msgpack.NewDecoder(br)
+	dec.DisallowUnknownFields(true) // a damaged key is an error, not a missing field
+	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("models: decode: model file truncated (%d bytes): %w", len(data), err)
 		}
@@ -218,7 +220,7 @@ func fromFile(f fileModel) (*Dense, error) {
 		case !act.valid():
 			return nil, fmt.Errorf("layer %d: unknown activation %q", l, fl.Act)
 		case fl.In <= 0 || fl.Out <= 0:
-			return nil, fmt.Errorf("layer %d: shape %d×%d", l, fl.In, fl.Out)
+			return nil, fmt.Errorf("layer %d: shape %d×%d, want positive widths", l, fl.In, fl.Out)
 		case len(fl.W) != fl.In*fl.Out:
 			return nil, fmt.Errorf("layer %d: %d weights, want %d×%d = %d", l, len(fl.W), fl.In, fl.Out, fl.In*fl.Out)
 		case len(fl.B) != fl.Out:
@@ -226,9 +228,14 @@ func fromFile(f fileModel) (*Dense, error) {
 		case l > 0 && fl.In != f.Layers[l-1].Out:
 			return nil, fmt.Errorf("layer %d: input width %d, previous layer outputs %d", l, fl.In, f.Layers[l-1].Out)
 		}
-		for _, v := range append(append([]float64(nil), fl.W...), fl.B...) {
+		for i, v := range fl.W {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("layer %d: non-finite parameter %v", l, v)
+				return nil, fmt.Errorf("layer %d: non-finite weight %v at row %d, column %d", l, v, i/fl.Out, i%fl.Out)
+			}
+		}
+		for j, v := range fl.B {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("layer %d: non-finite bias %v at column %d", l, v, j)
 			}
 		}
 		d.layers = append(d.layers, layer{W: mat.NewDense(fl.In, fl.Out, fl.W), B: fl.B, Act: act})

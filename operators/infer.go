@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ const (
 	fieldMaxDelay = "max_delay"
 	fieldWorkers  = "workers"
 	fieldQueue    = "queue"
+	fieldWatch    = "watch"
 )
 
 func init() {
@@ -33,16 +36,18 @@ func init() {
 			{Name: fieldWorkers, Type: pipeline.TypeInt, Default: 2, Min: pipeline.AtLeast(1), Description: "Batches computed in parallel; about the number of cores to spare."},
 			{Name: fieldQueue, Type: pipeline.TypeInt, Default: 1024, Min: pipeline.AtLeast(1),
 				Description: "Rows (about) that may wait in closed batches for a worker or for their turn to leave (≥ 1); when full, infer stops reading (backpressure)."},
+			{Name: fieldWatch, Type: pipeline.TypeBool, Default: true,
+				Description: "Hot swap: watch the model file and, when it is replaced by a valid model with the same kind, features and window, serve the new model from the next batch on (normalize naming the same file follows); a bad file is logged and the old model keeps serving."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
-			m, err := models.Load(env.Path(c.String(fieldModel)))
+			f, err := sharedModelFile(env, env.Path(c.String(fieldModel)))
 			if err != nil {
 				return nil, c.Errorf(fieldModel, "%v", err)
 			}
-			op, err := NewInfer(m, InferOptions{
+			op, err := newFileInfer(f, c.Bool(fieldWatch), InferOptions{
 				MaxBatch: c.Int(fieldMaxBatch), MaxDelay: c.Duration(fieldMaxDelay),
 				Workers: c.Int(fieldWorkers), Queue: c.Int(fieldQueue),
-			}, env.Metrics)
+			}, env.Metrics, env.Log)
 			if err != nil {
 				return nil, confError(c, fieldModel, err)
 			}
@@ -77,19 +82,32 @@ type InferOptions struct {
 // Meta.Version. A classifier sets Output to the output row (width OutputWidth), Label to
 // Classes[argmax], Score to the largest output, and Model. A record whose Features width
 // is not the model's input width is dead-lettered "infer: …".
+//
+// Nothing non-finite goes in or comes out: a record with a NaN or ±Inf feature is not
+// given to the model (Features set to nil), and a row whose output or score is NaN or
+// ±Inf gets no score (Score stays NaN, no Label, Model ""); both are stored and counted
+// in edgepipe_unscored_total by reason.
+//
+// Built from a model file (the "infer" config type) the model can be hot-swapped: each
+// batch takes the model serving when the batch closes (ModelFile.Current) and is computed
+// by it alone, so its records carry that model's version; a swap takes effect from the
+// next batch on and loses or repeats no record.
 type Infer struct {
-	model      models.Model
-	meta       models.Meta
-	classifier bool
-	o          InferOptions
-	metrics    *pipeline.Metrics
+	model   func() models.Model // the model serving now
+	width   int                 // its input width, the same for every model that may serve
+	file    *ModelFile          // nil when built by NewInfer
+	watch   bool                // Run watches file
+	o       InferOptions
+	metrics *pipeline.Metrics
+	log     *slog.Logger
 }
 
-// batch is a run of consecutive records; rows of them are scored.
+// batch is a run of consecutive records; rows of them are scored by model.
 type batch struct {
-	recs []*pipeline.Record
-	rows int
-	done chan struct{} // closed when the rows are scored
+	recs  []*pipeline.Record
+	rows  int
+	model models.Model
+	done  chan struct{} // closed when the rows are scored
 }
 
 // closedDone is the done channel of batches without rows.
@@ -111,27 +129,65 @@ func NewInfer(m models.Model, o InferOptions, metrics *pipeline.Metrics) (*Infer
 	case o.Queue < 1:
 		return nil, optionErrorf(fieldQueue, "%d: want ≥ 1", o.Queue)
 	}
-	op := &Infer{model: m, meta: m.Meta(), o: o, metrics: metrics}
-	switch op.meta.Kind {
+	meta := m.Meta()
+	switch meta.Kind {
 	case models.KindAutoencoder:
 		if m.OutputWidth() != m.InputWidth() {
-			return nil, optionErrorf(fieldModel, "autoencoder %q: output width %d ≠ input width %d", op.meta.Name, m.OutputWidth(), m.InputWidth())
+			return nil, optionErrorf(fieldModel, "autoencoder %q: output width %d ≠ input width %d", meta.Name, m.OutputWidth(), m.InputWidth())
 		}
 	case models.KindClassifier:
-		if len(op.meta.Classes) != m.OutputWidth() {
-			return nil, optionErrorf(fieldModel, "classifier %q: %d classes for output width %d", op.meta.Name, len(op.meta.Classes), m.OutputWidth())
+		if len(meta.Classes) != m.OutputWidth() {
+			return nil, optionErrorf(fieldModel, "classifier %q: %d classes for output width %d", meta.Name, len(meta.Classes), m.OutputWidth())
 		}
-		op.classifier = true
 	default:
-		return nil, optionErrorf(fieldModel, "model %q: kind %q is not autoencoder or classifier", op.meta.Name, op.meta.Kind)
+		return nil, optionErrorf(fieldModel, "model %q: kind %q is not autoencoder or classifier", meta.Name, meta.Kind)
 	}
+	return &Infer{model: func() models.Model { return m }, width: m.InputWidth(), o: o, metrics: metrics, log: orDiscard(nil)}, nil
+}
+
+// newFileInfer is NewInfer for the model of a ModelFile, which may be swapped while Run
+// runs; with watch, Run watches the file (ModelFile.Watch) and logs to log (nil: nowhere).
+// Every model the file accepts has the first one's kind and widths
+// (models.CheckReplacement; Decode checks classes and autoencoder widths), so NewInfer's
+// checks hold for all of them.
+func newFileInfer(f *ModelFile, watch bool, o InferOptions, metrics *pipeline.Metrics, log *slog.Logger) (*Infer, error) {
+	op, err := NewInfer(f.Current(), o, metrics)
+	if err != nil {
+		return nil, err
+	}
+	op.model = func() models.Model { return f.Current() }
+	op.file, op.watch, op.log = f, watch, orDiscard(log)
 	return op, nil
+}
+
+// Reload reloads the model file now, as a change of the file does with watch on (for a
+// SIGHUP handler): see ModelFile.Reload. It returns the reason a new file was rejected,
+// or an error when the operator was built by NewInfer (no file).
+func (op *Infer) Reload() error {
+	if op.file == nil {
+		return errors.New("infer: the model was not loaded from a file")
+	}
+	return op.file.Reload()
 }
 
 // Run implements pipeline.Operator. When in closes, the open batch is flushed and Run
 // returns once every record has been written; when ctx is cancelled it returns
 // ctx.Err() promptly.
+//
+// With watch on, Run also watches the model file until it returns (ModelFile.Watch); when
+// the file cannot be watched it logs a warning and runs on without hot swap.
 func (op *Infer) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
+	if op.file != nil && op.watch {
+		wctx, cancel := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			if err := op.file.Watch(wctx); err != nil {
+				op.log.Warn("infer: the model file is not watched: a new model needs a restart", "err", err)
+			}
+		}()
+		defer func() { cancel(); <-watched }()
+	}
 	depth := max(1, op.o.Queue/op.o.MaxBatch)
 	ordered := make(chan *batch, depth) // every batch, in order, for the emitter
 	work := make(chan *batch, depth)    // batches with rows, for the workers
@@ -162,12 +218,11 @@ func (op *Infer) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<-
 // returns an error when in differs from the input width, or is -1 (no stage sets
 // Features).
 func (op *Infer) FeatureWidth(in int) (int, error) {
-	want := op.model.InputWidth()
 	switch {
 	case in < 0:
 		return 0, errors.New("infer needs features: put normalize (and window) before it")
-	case in != want:
-		return 0, fmt.Errorf("model %q takes %d features, the stages before infer give %d (window size × fields)", op.meta.Name, want, in)
+	case in != op.width:
+		return 0, fmt.Errorf("model %q takes %d features, the stages before infer give %d (window size × fields)", op.model().Meta().Name, op.width, in)
 	}
 	return in, nil
 }
@@ -177,16 +232,44 @@ func (op *Infer) scorable(rec *pipeline.Record) bool {
 	if rec.Dead() || rec.Features == nil {
 		return false
 	}
-	if len(rec.Features) != op.model.InputWidth() {
+	if len(rec.Features) != op.width {
 		rec.Fail(fmt.Sprintf("infer: %d features, model %q takes %d (check the window size and the model's features)",
-			len(rec.Features), op.meta.Name, op.model.InputWidth()))
+			len(rec.Features), op.model().Meta().Name, op.width))
+		return false
+	}
+	if !allFinite(rec.Features) {
+		rec.Features = nil // stored, not scored: a NaN or ±Inf never reaches the model
+		op.unscored(unscoredFeatures)
 		return false
 	}
 	return true
 }
 
+// The reasons of the edgepipe_unscored_total metric.
+const (
+	unscoredFeatures = "nonfinite_features"
+	unscoredOutput   = "nonfinite_output"
+)
+
+// unscored counts a reading left without a score for reason.
+func (op *Infer) unscored(reason string) {
+	if op.metrics != nil {
+		op.metrics.Unscored.WithLabelValues(reason).Inc()
+	}
+}
+
+// allFinite reports whether no value of xs is NaN or ±Inf.
+func allFinite(xs []float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // collect reads records into batches and hands each closed batch to the emitter (always)
-// and to the workers (when it has rows).
+// and to the workers (when it has rows), with the model serving as it closes.
 func (op *Infer) collect(ctx context.Context, in <-chan *pipeline.Record, ordered, work chan<- *batch) error {
 	timer := time.NewTimer(op.o.MaxDelay)
 	timer.Stop()
@@ -205,6 +288,7 @@ func (op *Infer) collect(ctx context.Context, in <-chan *pipeline.Record, ordere
 		b.done = closedDone
 		if b.rows > 0 {
 			b.done = make(chan struct{})
+			b.model = op.model()
 		}
 		select {
 		case ordered <- b:
@@ -271,9 +355,11 @@ func emit(ctx context.Context, ordered <-chan *batch, out chan<- *pipeline.Recor
 	return nil
 }
 
-// compute scores the batch's rows.
+// compute scores the batch's rows with the batch's model.
 func (op *Infer) compute(b *batch) {
-	inW, outW := op.model.InputWidth(), op.model.OutputWidth()
+	m := b.model
+	meta := m.Meta()
+	inW, outW := m.InputWidth(), m.OutputWidth()
 	x := mat.NewDense(b.rows, inW, nil)
 	y := mat.NewDense(b.rows, outW, nil)
 	scored := make([]*pipeline.Record, 0, b.rows)
@@ -284,30 +370,38 @@ func (op *Infer) compute(b *batch) {
 		}
 	}
 	start := time.Now()
-	op.model.Predict(x, y)
+	m.Predict(x, y)
 	if op.metrics != nil {
 		op.metrics.InferSeconds.Observe(time.Since(start).Seconds())
 		op.metrics.BatchSize.Observe(float64(b.rows))
 	}
-	if op.classifier {
+	if meta.Kind == models.KindClassifier {
 		data := y.RawMatrix().Data
 		for i, rec := range scored {
 			row := data[i*outW : (i+1)*outW : (i+1)*outW]
+			if !allFinite(row) {
+				op.unscored(unscoredOutput)
+				continue
+			}
 			best := 0
 			for j, p := range row {
 				if p > row[best] {
 					best = j
 				}
 			}
-			rec.Output, rec.Label, rec.Score, rec.Model = row, op.meta.Classes[best], row[best], op.meta.Version
+			rec.Output, rec.Label, rec.Score, rec.Model = row, meta.Classes[best], row[best], meta.Version
 		}
 		return
 	}
 	errs := make([]float64, b.rows)
 	models.ReconstructionErrors(x, y, errs)
 	for i, rec := range scored {
+		if math.IsNaN(errs[i]) || math.IsInf(errs[i], 0) {
+			op.unscored(unscoredOutput)
+			continue
+		}
 		rec.Score = errs[i]
-		rec.Anomaly = errs[i] > op.meta.ThresholdFor(rec.Device)
-		rec.Model = op.meta.Version
+		rec.Anomaly = errs[i] > meta.ThresholdFor(rec.Device)
+		rec.Model = meta.Version
 	}
 }

@@ -274,3 +274,78 @@ func BenchmarkInfer(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// finiteSpy is halfModel recording whether Predict ever got a NaN or ±Inf input.
+type finiteSpy struct {
+	halfModel
+	sawNonFinite bool
+}
+
+func (m *finiteSpy) Predict(in, out *mat.Dense) {
+	for _, v := range in.RawMatrix().Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			m.sawNonFinite = true
+		}
+	}
+	out.Scale(0.5, in)
+}
+
+// A NaN or ±Inf feature never reaches the model, and a score that overflows is no score:
+// such readings pass unscored (Score NaN, Model "") and are counted by reason.
+func TestInferNothingNonFiniteInOrOut(t *testing.T) {
+	m := &finiteSpy{halfModel: *newHalf()}
+	metrics := pipeline.NewMetrics()
+	op, err := NewInfer(m, InferOptions{MaxBatch: 8, MaxDelay: time.Millisecond, Workers: 1, Queue: 8}, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runOp(t, op,
+		featRec("a", 2, 4),            // score mean((1, 2)²) = 2.5
+		featRec("a", math.NaN(), 4),   // not given to the model
+		featRec("a", math.Inf(-1), 4), // not given to the model
+		featRec("a", 1e200, 4),        // (5e199)² overflows: no score
+		featRec("a", 6, 2),            // score mean((3, 1)²) = 5
+	)
+	if m.sawNonFinite {
+		t.Error("the model was given a non-finite input")
+	}
+	for i, want := range []float64{2.5, math.NaN(), math.NaN(), math.NaN(), 5} {
+		r := got[i]
+		scored := !math.IsNaN(want)
+		if !sameFloats([]float64{r.Score}, []float64{want}) || (r.Model == "v1") != scored || r.Dead() || (r.Anomaly && !scored) {
+			t.Errorf("record %d: score %v model %q anomaly %v dead %q; want score %v", i, r.Score, r.Model, r.Anomaly, r.DeadLetter, want)
+		}
+	}
+	for reason, want := range map[string]float64{unscoredFeatures: 2, unscoredOutput: 1} {
+		var d dto.Metric
+		if err := metrics.Unscored.WithLabelValues(reason).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if d.GetCounter().GetValue() != want {
+			t.Errorf("edgepipe_unscored_total{reason=%q} = %v, want %v", reason, d.GetCounter().GetValue(), want)
+		}
+	}
+}
+
+// overflowModel is a test classifier of width 3 whose class scores are its input × 1e300.
+type overflowModel struct{ identityModel }
+
+func (m *overflowModel) Predict(in, out *mat.Dense) { out.Scale(1e300, in) }
+
+// A classifier labels nothing when an input feature or an output score is not finite.
+func TestInferClassifierNonFinite(t *testing.T) {
+	m := &overflowModel{identityModel{meta: models.Meta{Name: "cls", Kind: models.KindClassifier, Version: "c1", Classes: []string{"low", "mid", "high"}}}}
+	op, err := NewInfer(m, InferOptions{MaxBatch: 3, MaxDelay: time.Millisecond, Workers: 1, Queue: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runOp(t, op, featRec("a", 0.2, math.Inf(1), 0.1), featRec("a", 0.2, 1e10, 0.1), featRec("a", 0.1, 0.3, 0.6))
+	for i, r := range got[:2] {
+		if r.Label != "" || !math.IsNaN(r.Score) || r.Model != "" || r.Output != nil {
+			t.Errorf("record %d: label %q score %v model %q output %v, want unlabelled", i, r.Label, r.Score, r.Model, r.Output)
+		}
+	}
+	if got[2].Label != "high" || got[2].Model != "c1" || got[2].Score != 0.6e300 {
+		t.Errorf("record 2: label %q score %v model %q, want high 6e299 c1", got[2].Label, got[2].Score, got[2].Model)
+	}
+}

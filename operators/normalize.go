@@ -24,11 +24,12 @@ func init() {
 				Description: "Model file (relative to the config file) whose features and per-device scalers are used."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
-			m, err := models.Load(env.Path(c.String(fieldModel)))
+			f, err := sharedModelFile(env, env.Path(c.String(fieldModel)))
 			if err != nil {
 				return nil, c.Errorf(fieldModel, "%v", err)
 			}
-			op, err := NewNormalize(m.Meta(), env.Fields, env.Log)
+			// The scalers follow the hot swaps of an infer operator naming the same file.
+			op, err := newNormalize(func() models.Meta { return f.Current().Meta() }, env.Fields, env.Log)
 			if err != nil {
 				return nil, confError(c, fieldModel, err)
 			}
@@ -46,6 +47,14 @@ func init() {
 // not a pipeline field or a scaler's width is not F. The operator is a
 // pipeline.FeatureStage of output width F, whatever came before.
 func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline.Operator, error) {
+	return newNormalize(func() models.Meta { return meta }, fields, log)
+}
+
+// newNormalize is NewNormalize with the metadata of the model serving now: current is
+// called once to check it and once per reading for its scaler. Every later model must
+// have the same features (models.CheckReplacement) and scaler widths (models.Decode).
+func newNormalize(current func() models.Meta, fields []string, log *slog.Logger) (pipeline.Operator, error) {
+	meta := current()
 	if len(meta.Features) == 0 {
 		return nil, optionErrorf(fieldModel, "model %q lists no features", meta.Name)
 	}
@@ -66,6 +75,7 @@ func NewNormalize(meta models.Meta, fields []string, log *slog.Logger) (pipeline
 	warned := map[string]bool{}
 	width := func(int) (int, error) { return len(idx), nil }
 	return featureFunc{width: width, recordFunc: func(rec *pipeline.Record) {
+		meta := current()
 		s, ok := meta.ScalerFor(rec.Device)
 		if !ok {
 			rec.Features = nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,9 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 	}
 	if env.Metrics == nil {
 		env.Metrics = NewMetrics()
+	}
+	if env.Shared == nil {
+		env.Shared = new(sync.Map)
 	}
 	p := &Pipeline{cfg: cfg, env: &env}
 	var errs ConfigErrors

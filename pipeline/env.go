@@ -3,6 +3,7 @@ package pipeline
 import (
 	"log/slog"
 	"path/filepath"
+	"sync"
 )
 
 // Env is what a component's Build gets besides its own Conf.
@@ -24,6 +25,10 @@ type Env struct {
 	DryRun bool
 	// Hooks are optional callbacks for programs embedding a pipeline (the demo's report).
 	Hooks Hooks
+	// Shared holds what the components of one pipeline share, by key: the normalize and
+	// infer operators that name one model file share its hot-swapped model. Build sets
+	// it; nil = nothing is shared.
+	Shared *sync.Map
 }
 
 // Hooks are callbacks a sink calls after durable events. They run on the sink's

@@ -44,6 +44,19 @@ type Metrics struct {
 	// Stalls counts those stalls (see the top-level watchdog key).
 	Stalled prometheus.Gauge
 	Stalls  prometheus.Counter
+	// Unscored counts readings that reached the model stage but got no score, by reason:
+	// "nonfinite_features" (a NaN or ±Inf feature: never given to the model) or
+	// "nonfinite_output" (the model's output or score was NaN or ±Inf). They are stored
+	// with no score.
+	Unscored *prometheus.CounterVec
+	// ModelSwaps counts model file reloads by result: "ok" (a new model now serves) or
+	// "rejected" (the file was unreadable, corrupt or incompatible; the old model serves).
+	// ModelPushes counts models received over NATS (edgepipe model push) by result:
+	// "written" (over the model file), "rejected" (invalid or incompatible) or "failed"
+	// (the file could not be written).
+	ModelSwaps, ModelPushes *prometheus.CounterVec
+	// ModelInfo is 1 for the version (content hash) and name of the model serving.
+	ModelInfo *prometheus.GaugeVec
 }
 
 // NewMetrics returns a fresh set of metrics on a new registry.
@@ -69,8 +82,12 @@ func NewMetrics() *Metrics {
 		StoreHealthy:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_store_healthy", Help: "1 while the store commits; 0 after a failed transaction until one succeeds (nothing is acked meanwhile)."}),
 		Stalled:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "edgepipe_stalled", Help: "1 while no reading has arrived for the watchdog duration."}),
 		Stalls:        prometheus.NewCounter(prometheus.CounterOpts{Name: "edgepipe_stalls_total", Help: "Stalls reported by the watchdog: periods of the watchdog duration without a reading."}),
+		Unscored:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_unscored_total", Help: "Readings stored without a score: nonfinite_features (a NaN/Inf feature, not given to the model) or nonfinite_output (the model gave NaN/Inf)."}, []string{"reason"}),
+		ModelSwaps:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_model_swaps_total", Help: "Model file reloads: ok (a new model serves) or rejected (the old one keeps serving)."}, []string{"result"}),
+		ModelPushes:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgepipe_model_pushes_total", Help: "Models received over NATS: written (over the model file), rejected (invalid or incompatible) or failed (not written)."}, []string{"result"}),
+		ModelInfo:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgepipe_model_info", Help: "1 for the name and version (content hash) of the model serving."}, []string{"name", "version"}),
 	}
-	for _, c := range []prometheus.Collector{m.Stalled, m.Stalls, m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Conflicts, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected, m.StoreHealthy} {
+	for _, c := range []prometheus.Collector{m.Unscored, m.ModelSwaps, m.ModelPushes, m.ModelInfo, m.Stalled, m.Stalls, m.Received, m.Stored, m.Duplicates, m.DeadLetters, m.Late, m.Conflicts, m.Summaries, m.Forwarded, m.OutboxDepth, m.BatchSize, m.InferSeconds, m.CommitSeconds, m.Connected, m.StoreHealthy} {
 		f(c)
 	}
 	return m

@@ -35,6 +35,8 @@ const (
 	fieldCAFile          = "ca_file"
 	fieldCertFile        = "cert_file"
 	fieldKeyFile         = "key_file"
+	fieldModelFile       = "model_file"
+	fieldModelBucket     = "model_bucket"
 )
 
 // Defaults shared by the forwarder and the subscriber.
@@ -80,6 +82,8 @@ func init() {
 			{Name: fieldCAFile, Type: pipeline.TypeString, Description: "PEM file of the CA certificate(s) that sign the server's certificate, relative to the config file; setting any TLS file requires TLS (as tls:// does). Empty = the system's root CAs."},
 			{Name: fieldCertFile, Type: pipeline.TypeString, Description: "PEM client certificate for servers that verify clients (--tlsverify), relative to the config file. Needs key_file."},
 			{Name: fieldKeyFile, Type: pipeline.TypeString, Description: "PEM private key of cert_file, relative to the config file."},
+			{Name: fieldModelFile, Type: pipeline.TypeString, Description: "Model sync: the model file (relative to the config file; normally the infer operator's model) to keep equal to the site's model pushed with `edgepipe model push`. A pushed model is checked (valid, same kind, features and window) and written over the file atomically; infer's file watch then swaps it in. Empty = off. Needs jetstream."},
+			{Name: fieldModelBucket, Type: pipeline.TypeString, Default: DefaultModelBucket, Description: "JetStream object store bucket of pushed models, one object per site named after the site (created when missing); it keeps the latest push, which a gateway that was offline gets when it reconnects."},
 		},
 		Build: build,
 	})
@@ -101,6 +105,9 @@ type config struct {
 	nkey            string // resolved path of the NKey seed file
 	tls             tlsFiles
 	name            string // client connection name
+	modelFile       string // resolved path; "" = no model sync
+	modelBucket     string
+	site            string // the model object's name
 }
 
 func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
@@ -120,6 +127,9 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 		nkey:            env.Path(c.String(fieldNkey)),
 		tls:             tlsFiles{ca: env.Path(c.String(fieldCAFile)), cert: env.Path(c.String(fieldCertFile)), key: env.Path(c.String(fieldKeyFile))},
 		name:            "edgepipe-" + env.Name + "-" + env.Site,
+		modelFile:       env.Path(c.String(fieldModelFile)),
+		modelBucket:     c.String(fieldModelBucket),
+		site:            env.Site,
 	}
 	if err := validURLs(cfg.url); err != nil {
 		return nil, c.Errorf(fieldURL, "%v", err)
@@ -157,6 +167,9 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 		}
 	}
 	if err := checkTLS(c, cfg.tls); err != nil {
+		return nil, err
+	}
+	if err := checkModelSync(c, cfg); err != nil {
 		return nil, err
 	}
 	return newForwarder(cfg, env), nil
@@ -227,15 +240,16 @@ type forwarder struct {
 	log *slog.Logger
 	m   *pipeline.Metrics
 
-	// up receives a value (non-blocking) on every (re)connect so a retry wait ends early.
-	up chan struct{}
+	// up receives a value (non-blocking) on every (re)connect so a retry wait ends early;
+	// syncUp too, so that the model sync watches the bucket anew at once.
+	up, syncUp chan struct{}
 
 	mu sync.Mutex
 	nc *nats.Conn
 }
 
 func newForwarder(cfg config, env *pipeline.Env) *forwarder {
-	return &forwarder{cfg: cfg, log: env.Log, m: env.Metrics, up: make(chan struct{}, 1)}
+	return &forwarder{cfg: cfg, log: env.Log, m: env.Metrics, up: make(chan struct{}, 1), syncUp: make(chan struct{}, 1)}
 }
 
 // connect opens the connection. It retries for ever in the background (a server that is
@@ -244,9 +258,11 @@ func (f *forwarder) connect() (*nats.Conn, error) {
 	gauge := f.m.Connected.WithLabelValues(typeName)
 	onUp := func(*nats.Conn) {
 		gauge.Set(1)
-		select {
-		case f.up <- struct{}{}:
-		default:
+		for _, c := range []chan struct{}{f.up, f.syncUp} {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
 		}
 	}
 	opts := []nats.Option{
@@ -303,7 +319,8 @@ func (f *forwarder) connect() (*nats.Conn, error) {
 	return nc, nil
 }
 
-// Run forwards outbox entries until ctx is cancelled, then returns nil. Each batch of up
+// Run forwards outbox entries until ctx is cancelled, then returns nil; with model_file set
+// it also syncs that file with the site's pushed model meanwhile (modelSync). Each batch of up
 // to max_pending entries (oldest first) is published, each entry as one message with
 // header Nats-Msg-Id = entry.MsgID; entries are removed from the outbox only once
 // acknowledged (JetStream publish ack, duplicate or not) or flushed (core NATS). On any
@@ -321,6 +338,14 @@ func (f *forwarder) Run(ctx context.Context, ob pipeline.Outbox) error {
 		js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(f.cfg.maxPending), jetstream.WithPublishAsyncTimeout(ackTimeout))
 		if err != nil {
 			return fmt.Errorf("nats: jetstream: %w", err)
+		}
+		if f.cfg.modelFile != "" {
+			ms := &modelSync{bucket: f.cfg.modelBucket, site: f.cfg.site, path: f.cfg.modelFile, retryMax: f.cfg.retryMax,
+				reconnected: f.syncUp, log: f.log, m: f.m}
+			sctx, cancel := context.WithCancel(ctx)
+			synced := make(chan struct{})
+			go func() { defer close(synced); ms.run(sctx, js) }()
+			defer func() { cancel(); <-synced }()
 		}
 	} else {
 		f.log.Warn("nats: jetstream is off: summaries are published with core NATS, delivery is AT MOST ONCE (a summary sent while no subscriber listens, or lost in transit, is gone)",

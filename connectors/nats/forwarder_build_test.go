@@ -49,6 +49,7 @@ func TestBuildDefaults(t *testing.T) {
 	want := config{
 		url: "nats://127.0.0.1:4222", prefix: "edgepipe", stream: "EDGEPIPE", jetstream: true, format: "msgpack",
 		duplicateWindow: time.Hour, maxPending: 256, retryMax: 30 * time.Second, name: "edgepipe-test-plant-1",
+		modelBucket: DefaultModelBucket, site: "plant-1",
 	}
 	if f.cfg != want {
 		t.Fatalf("config\n got %+v\nwant %+v", f.cfg, want)
@@ -84,6 +85,9 @@ func TestBuildErrors(t *testing.T) {
 		"password only":    {"  url: nats://h\n  password: pw\n", "password: set user"},
 		"user and token":   {"  url: nats://h\n  user: u\n  token: tk\n", "use one of"},
 		"missing creds":    {"  url: nats://h\n  creds: nope.creds\n", "creds"},
+		"model sync core":  {"  url: nats://h\n  jetstream: false\n  model_file: m.model\n", "model_file: model sync needs JetStream (jetstream: true)"},
+		"bad model bucket": {"  url: nats://h\n  model_file: m.model\n  model_bucket: a.b\n", `model_bucket: "a.b": want a bucket name`},
+		"missing model":    {"  url: nats://h\n  model_file: none.model\n", "none.model: no such file"},
 	}
 	for name, c := range cases {
 		_, err := buildOutput(t, t.TempDir(), c.output)
