@@ -117,8 +117,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// URL returns the broker's address for MQTT clients, "tcp://127.0.0.1:PORT".
-func (b *MQTTBroker) URL() string { return "tcp://" + b.addr }
+// URL returns the broker's address for MQTT clients on this machine, "tcp://HOST:PORT";
+// a broker listening on every interface (":1883", "0.0.0.0:1883") is reached at
+// 127.0.0.1.
+func (b *MQTTBroker) URL() string {
+	host, port, err := net.SplitHostPort(b.addr)
+	if err != nil {
+		return "tcp://" + b.addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
 
 // Dropped returns how many messages the broker has dropped for slow or offline clients
 // since it started (QoS 0 messages to a slow client, and QoS 1 messages beyond
