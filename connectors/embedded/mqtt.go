@@ -42,9 +42,9 @@ const MQTTMaxSession = 65535
 //     deletes stored messages after 24 h).
 //   - MaximumSessionExpiryInterval stays at its default (never).
 //
-// Known limit (mochi v2.7.9): when a session reconnects, mochi resends its stored
-// messages sorted by their arrival second only, so messages that arrived within the same
-// second may be redelivered out of order. Live delivery is in order.
+// When a session reconnects, its stored messages are resent in the order they were first
+// sent (mochi v2.7.9 alone would shuffle those that arrived within one second; the
+// resendInOrder hook fixes that), then live delivery continues in order.
 type MQTTBroker struct {
 	server *mochi.Server
 	addr   string
@@ -95,6 +95,10 @@ func startMQTT(addr string, h mochi.Hook, hookConfig any) (*MQTTBroker, error) {
 	}
 	s := mochi.New(opts)
 	if err := s.AddHook(h, hookConfig); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded mqtt: %w", err)
+	}
+	if err := s.AddHook(new(resendInOrder), nil); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded mqtt: %w", err)
 	}
