@@ -37,7 +37,7 @@ func init() {
 	})
 }
 
-// NewFill returns the fill operator: each NaN of Record.Features (width F) is replaced,
+// NewFill returns the fill operator: each NaN or ±Inf of Record.Features (width F) is replaced,
 // per device, by the previous filled value of that column (FillPrevious; 0 when the device
 // has none yet) or by 0 (FillZero). Values (physical units) are left as they are; a record
 // with nil Features passes unchanged. It returns an *OptionError for an unknown method.
@@ -47,7 +47,7 @@ func NewFill(method string) (pipeline.Operator, error) {
 	case FillZero:
 		return featureFunc{width: fillWidth, recordFunc: func(rec *pipeline.Record) {
 			for i, v := range rec.Features {
-				if math.IsNaN(v) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
 					rec.Features[i] = 0
 				}
 			}
@@ -64,7 +64,7 @@ func NewFill(method string) (pipeline.Operator, error) {
 				last[rec.Device] = prev
 			}
 			for i, v := range rec.Features {
-				if math.IsNaN(v) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
 					rec.Features[i] = prev[i]
 				}
 				prev[i] = rec.Features[i]

@@ -41,7 +41,8 @@ func init() {
 // NewNormalize returns the normalize operator for a model's metadata and the pipeline's
 // fields. For each reading it gathers the model's F features (meta.Features, by name)
 // from Record.Values and sets Record.Features (width F) to their z-scores with
-// meta.ScalerFor(device): z = (v − mean) / std, NaN staying NaN. A device without a
+// meta.ScalerFor(device): z = (v − mean) / std, NaN staying NaN, and a z that overflows
+// to ±Inf (a huge value, a tiny std) becoming NaN (missing) too. A device without a
 // scaler and no "" default gets Features = nil (stored, not scored), with one warning
 // per device on log. It returns an *OptionError (field "model") when a model feature is
 // not a pipeline field or a scaler's width is not F. The operator is a
@@ -94,6 +95,11 @@ func newNormalize(current func() models.Meta, fields []string, log *slog.Logger)
 			}
 		}
 		s.Apply(z, z)
+		for j, v := range z {
+			if math.IsInf(v, 0) { // a finite value beyond the scaler's reach (tiny std, huge value)
+				z[j] = math.NaN()
+			}
+		}
 		rec.Features = z
 	}}, nil
 }

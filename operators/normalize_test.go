@@ -30,6 +30,20 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// A z-score that overflows (a finite reading far beyond a tiny std) is missing, not ±Inf:
+// nothing non-finite leaves normalize.
+func TestNormalizeOverflowIsMissing(t *testing.T) {
+	meta := models.Meta{Name: "m", Features: []string{"v"}, Scalers: map[string]models.Scaler{"": {Mean: []float64{-1e308}, Std: []float64{1e-10}}}}
+	op, err := NewNormalize(meta, []string{"v"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runOp(t, op, valRec(1e308), valRec(-1e308))
+	if !sameFloats(got[0].Features, []float64{math.NaN()}) || !sameFloats(got[1].Features, []float64{0}) {
+		t.Errorf("features %v %v, want [NaN] [0]", got[0].Features, got[1].Features)
+	}
+}
+
 func TestNormalizeNoScaler(t *testing.T) {
 	meta := models.Meta{Name: "m", Features: []string{"temp"}, Scalers: map[string]models.Scaler{"d1": {Mean: []float64{0}, Std: []float64{1}}}}
 	op, err := NewNormalize(meta, []string{"temp"}, nil)

@@ -33,8 +33,8 @@ func init() {
 				Description: "Allowed out-of-orderness: a device's watermark is its latest event time minus lateness; a window closes when the watermark reaches its end."},
 			{Name: fieldCloseOnDrain, Type: pipeline.TypeBool, Default: false,
 				Description: "On shutdown, close and summarise every open window (for bounded replays); otherwise open windows are rebuilt from the store after a restart."},
-			{Name: fieldDeadLetter, Type: pipeline.TypeBool, Default: false,
-				Description: "Dead-letter a late reading (its window already closed by the device's watermark) with reason \"late: …\" instead of storing it as a reading in no summary; a restart then never counts it. Set lateness to cover the reordering of redeliveries after a reconnect (some brokers resend unacked messages out of order), or those are dead-lettered too."},
+			{Name: fieldDeadLetter, Type: pipeline.TypeBool, Default: true,
+				Description: "Dead-letter a late reading (its window already closed by the device's watermark) with reason \"late: …\" and count it; false stores it as a reading in no summary instead (counted too). MQTT brokers resend unacknowledged messages in order (the embedded one included), so a redelivery is not late; a broker that reorders needs lateness to cover it."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 			s, err := NewTumbling(TumblingOptions{

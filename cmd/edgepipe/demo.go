@@ -26,6 +26,13 @@ import (
 	"github.com/edgepipe/edgepipe/pipeline"
 )
 
+// The environment variables holding the MQTT credentials of the demo's broker, its
+// pipeline (configs/demo.yaml) and its replay publisher, and of `edgepipe replay`.
+const (
+	envMQTTUsername = "EDGEPIPE_MQTT_USERNAME"
+	envMQTTPassword = "EDGEPIPE_MQTT_PASSWORD"
+)
+
 // demoDefaultRate replays the 69,561 shipped readings in about a minute.
 const demoDefaultRate = "1200"
 
@@ -37,6 +44,9 @@ type demoOptions struct {
 	duration time.Duration
 	// mqtt and nats are external servers' URLs; "" starts the embedded ones.
 	mqtt, nats string
+	// mqttListen is the embedded broker's address: loopback by default; any other
+	// address needs the credentials of EDGEPIPE_MQTT_USERNAME and EDGEPIPE_MQTT_PASSWORD.
+	mqttListen string
 	// site names the run: summaries go to edgepipe.<site>.summary.<device>, readings to
 	// <site>/<device>/reading, and the MQTT client id is edgepipe-<site>.
 	site string
@@ -81,6 +91,7 @@ with a report. It trains the model first when the model file is missing.`,
 	f.StringVar(&o.model, "model", "", "model file; trained and written when missing (default: demo.model in the user cache folder, or beside --db with --data)")
 	f.DurationVar(&o.duration, "duration", 0, "stop the replay after this long (0 = replay everything)")
 	f.StringVar(&o.mqtt, "mqtt", "", "use this MQTT broker (tcp://host:port) instead of the embedded one")
+	f.StringVar(&o.mqttListen, "mqtt-listen", "127.0.0.1:0", "the embedded broker's address (host:port); anything but loopback requires "+envMQTTUsername+" and "+envMQTTPassword+" (sensors then connect with them)")
 	f.StringVar(&o.nats, "nats", "", "use this NATS server with JetStream (nats://host:port) instead of the embedded one")
 	f.StringVar(&o.site, "site", "demo", "site name: the summary subjects' second token, the readings' topic root and the MQTT client id's suffix")
 	return cmd
@@ -143,10 +154,11 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		return nil, err
 	}
 
+	username, password := os.Getenv(envMQTTUsername), os.Getenv(envMQTTPassword)
 	if o.mqtt == "" {
-		broker, err := embedded.StartMQTT("127.0.0.1:0")
+		broker, err := startDemoBroker(o.mqttListen, username, password)
 		if err != nil {
-			return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+			return nil, err
 		}
 		defer broker.Close()
 		o.mqtt = broker.URL()
@@ -263,7 +275,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	}()
 	start := time.Now()
 	stats, err := mqttconn.Replay(rctx, mqttconn.ReplayOptions{
-		URL: o.mqtt, ClientID: "edgepipe-" + o.site + "-replay", Topic: o.site + "/{device}/reading", QoS: 1, Rate: rate, Streams: streams,
+		URL: o.mqtt, Username: username, Password: password, ClientID: "edgepipe-" + o.site + "-replay", Topic: o.site + "/{device}/reading", QoS: 1, Rate: rate, Streams: streams,
 		OnPublish: lat.publish,
 		Progress:  func(done, total int) { published.Store(int64(done)) },
 	})
@@ -301,6 +313,23 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 		r.lost = lost
 	}
 	return r, nil
+}
+
+// startDemoBroker starts the embedded MQTT broker on addr: anonymous on a loopback
+// address without credentials, otherwise only for clients with username and password
+// (both required off loopback). Errors never contain the password.
+func startDemoBroker(addr, username, password string) (*embedded.MQTTBroker, error) {
+	var b *embedded.MQTTBroker
+	var err error
+	if username == "" && password == "" {
+		b, err = embedded.StartMQTT(addr)
+	} else {
+		b, err = embedded.StartMQTTAuth(addr, username, password)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--mqtt-listen: %w (set %s and %s to serve it beyond localhost)", err, envMQTTUsername, envMQTTPassword)
+	}
+	return b, nil
 }
 
 // waitProgress polls value every 50 ms until it reaches want, or until it has not

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -17,5 +18,5 @@ func TestIntegrationDemoRealServers(t *testing.T) {
 	if mqtt == "" || nats == "" {
 		t.Fatal("set EDGEPIPE_IT_MQTT_URL and EDGEPIPE_IT_NATS_URL (see .ci/run)")
 	}
-	checkDemo(t, demoOptions{mqtt: mqtt, nats: nats, site: fmt.Sprintf("it%d", time.Now().UnixNano())})
+	checkDemo(t, demoOptions{mqtt: mqtt, nats: nats, site: fmt.Sprintf("it%d", time.Now().UnixNano())}, io.Discard)
 }

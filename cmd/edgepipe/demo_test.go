@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/edgepipe/edgepipe/connectors/store"
@@ -31,8 +33,8 @@ func oneStream(t *testing.T, name string) string {
 // checkDemo replays one real stream through the whole pipeline and checks delivery:
 // every published reading is stored exactly once, the summaries' counts add up to the
 // stored readings, the subscriber received every summary exactly once, and the outbox
-// is empty at the end.
-func checkDemo(t *testing.T, o demoOptions) {
+// is empty at the end. The run's debug log and its report are written to out.
+func checkDemo(t *testing.T, o demoOptions, out io.Writer) {
 	const stream = "ec2_request_latency_system_failure"
 	o.data = oneStream(t, stream)
 	tmp := t.TempDir()
@@ -40,11 +42,11 @@ func checkDemo(t *testing.T, o demoOptions) {
 	o.model = filepath.Join(tmp, "demo.model")
 	o.speed = "max"
 	ctx := context.Background()
-	r, err := runDemo(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := runDemo(ctx, o, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.print(io.Discard)
+	r.print(out)
 
 	streams, err := datasets.ReadNABDir(o.data)
 	if err != nil {
@@ -97,7 +99,31 @@ func checkDemo(t *testing.T, o demoOptions) {
 }
 
 func TestDemoEndToEndEmbedded(t *testing.T) {
-	checkDemo(t, demoOptions{site: "e2e"})
+	checkDemo(t, demoOptions{site: "e2e", mqttListen: "127.0.0.1:0"}, io.Discard)
+}
+
+// Off localhost the embedded broker needs credentials from the environment; the demo
+// then runs with them end to end, and the password appears in none of its log lines
+// (debug level) nor in its report.
+func TestDemoBrokerBeyondLocalhost(t *testing.T) {
+	t.Setenv(envMQTTUsername, "")
+	t.Setenv(envMQTTPassword, "")
+	_, err := runDemo(context.Background(), demoOptions{site: "open", mqttListen: "0.0.0.0:0", speed: "max", data: oneStream(t, "ec2_request_latency_system_failure"), db: filepath.Join(t.TempDir(), "x.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), envMQTTPassword) {
+		t.Fatalf("demo on 0.0.0.0 without credentials: err = %v, want a refusal naming %s", err, envMQTTPassword)
+	}
+
+	const password = "pw-7f3a9c-do-not-print"
+	t.Setenv(envMQTTUsername, "gateway")
+	t.Setenv(envMQTTPassword, password)
+	var out bytes.Buffer
+	checkDemo(t, demoOptions{site: "lan", mqttListen: "0.0.0.0:0"}, &out)
+	if out.Len() == 0 || !strings.Contains(out.String(), "stored") {
+		t.Fatalf("no log or report captured: %q", out.String())
+	}
+	if strings.Contains(out.String(), password) {
+		t.Fatalf("the MQTT password appears in the demo's output:\n%s", out.String())
+	}
 }
 
 // configs/demo.model (used by `edgepipe run -c configs/demo.yaml`) is what `make model`

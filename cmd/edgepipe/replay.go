@@ -19,6 +19,9 @@ func replayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --mqtt URL [--data DIR] [--speed N|max]",
 		Short: "Play NAB-format CSV recordings as sensors publishing JSON readings over MQTT",
+		Long: `replay plays NAB-format CSV recordings as sensors publishing JSON readings over MQTT.
+The broker's user name and password, when it needs them, come from the environment:
+` + envMQTTUsername + ` and ` + envMQTTPassword + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rate, err := parseRate(speed)
 			if err != nil {
@@ -36,7 +39,7 @@ func replayCmd() *cobra.Command {
 			}
 			bar := newProgress(total, "publishing")
 			stats, err := mqttconn.Replay(ctx, mqttconn.ReplayOptions{
-				URL: url, ClientID: clientID, Topic: topic, QoS: byte(qos), Rate: rate, Streams: streams,
+				URL: url, Username: os.Getenv(envMQTTUsername), Password: os.Getenv(envMQTTPassword), ClientID: clientID, Topic: topic, QoS: byte(qos), Rate: rate, Streams: streams,
 				Progress: func(done, _ int) { bar.update(done, "publishing") },
 			})
 			bar.finish()

@@ -42,9 +42,9 @@ const MQTTMaxSession = 65535
 //     deletes stored messages after 24 h).
 //   - MaximumSessionExpiryInterval stays at its default (never).
 //
-// Known limit (mochi v2.7.9): when a session reconnects, mochi resends its stored
-// messages sorted by their arrival second only, so messages that arrived within the same
-// second may be redelivered out of order. Live delivery is in order.
+// When a session reconnects, its stored messages are resent in the order they were first
+// sent (mochi v2.7.9 alone would shuffle those that arrived within one second; the
+// resendInOrder hook fixes that), then live delivery continues in order.
 type MQTTBroker struct {
 	server *mochi.Server
 	addr   string
@@ -98,6 +98,10 @@ func startMQTT(addr string, h mochi.Hook, hookConfig any) (*MQTTBroker, error) {
 		ln.Close()
 		return nil, fmt.Errorf("embedded mqtt: %w", err)
 	}
+	if err := s.AddHook(new(resendInOrder), nil); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded mqtt: %w", err)
+	}
 	if err := s.AddListener(listeners.NewNet("edgepipe", ln)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded mqtt: %w", err)
@@ -117,8 +121,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// URL returns the broker's address for MQTT clients, "tcp://127.0.0.1:PORT".
-func (b *MQTTBroker) URL() string { return "tcp://" + b.addr }
+// URL returns the broker's address for MQTT clients on this machine, "tcp://HOST:PORT";
+// a broker listening on every interface (":1883", "0.0.0.0:1883") is reached at
+// 127.0.0.1.
+func (b *MQTTBroker) URL() string {
+	host, port, err := net.SplitHostPort(b.addr)
+	if err != nil {
+		return "tcp://" + b.addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
 
 // Dropped returns how many messages the broker has dropped for slow or offline clients
 // since it started (QoS 0 messages to a slow client, and QoS 1 messages beyond

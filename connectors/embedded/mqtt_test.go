@@ -95,8 +95,10 @@ func TestStartMQTTAuthRequiresCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(b.URL(), "tcp://"))
-	url := "tcp://127.0.0.1:" + port
+	url := b.URL()
+	if host, _, _ := net.SplitHostPort(strings.TrimPrefix(url, "tcp://")); host != "127.0.0.1" {
+		t.Fatalf("URL() = %q: a broker on every interface should be reached at 127.0.0.1", url)
+	}
 	connect := func(user, password string) error {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("auth-" + user + password).
 			SetUsername(user).SetPassword(password).SetConnectRetry(false).SetAutoReconnect(false))

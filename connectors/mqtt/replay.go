@@ -45,6 +45,9 @@ type ReplayOptions struct {
 	Streams []datasets.Stream
 	// Field is the payload key of the value ("" = DefaultReplayField, "value").
 	Field string
+	// Username and Password are the MQTT CONNECT credentials ("" = anonymous). The
+	// password is never logged or returned in an error.
+	Username, Password string
 	// OnPublish, if set, is called right before each publish with the device, the
 	// reading's timestamp and the wall-clock time of the publish (for latency
 	// measurement). It runs on Replay's goroutine and must be quick.
@@ -108,6 +111,8 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 	client := paho.NewClient(paho.NewClientOptions().
 		AddBroker(o.URL).
 		SetClientID(o.ClientID).
+		SetUsername(o.Username).
+		SetPassword(o.Password).
 		SetCleanSession(true).
 		SetAutoReconnect(true).
 		SetConnectTimeout(10 * time.Second))
@@ -119,7 +124,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 		return ReplayStats{}, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return ReplayStats{}, fmt.Errorf("replay: connect %s: %w", o.URL, err)
+		return ReplayStats{}, fmt.Errorf("replay: connect %s: %w", redact(o.URL), err)
 	}
 	defer client.Disconnect(disconnectQuiesce)
 

@@ -87,9 +87,10 @@ func unixNano(t time.Time) int64 {
 // fromNano returns the UTC time of ns since the Unix epoch.
 func fromNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// nullScore returns the score column value: NULL when the record was not scored (NaN).
+// nullScore returns the score column value: NULL when the record was not scored (NaN)
+// or its score is not finite (SQLite would keep ±Inf as a number).
 func nullScore(v float64) any {
-	if math.IsNaN(v) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
 	return v

@@ -354,3 +354,35 @@ func TestSinkDeadLettersRecordsWithoutDeviceOrTime(t *testing.T) {
 		t.Fatalf("counts %+v, acks %d: want 1 reading, 1 dead letter, 2 acks", c, a.n.Load())
 	}
 }
+
+// A non-finite value or score is stored as NULL, never as a number: SQLite would keep
+// ±Inf as a REAL, and a reader would get it back as a score.
+func TestSinkStoresNonFiniteAsNull(t *testing.T) {
+	path := dbPath(t)
+	var a acks
+	recs := []*pipeline.Record{a.rec("d1", 0, math.Inf(1), 2), a.rec("d1", time.Second, 3, math.NaN()), a.rec("d1", 2*time.Second, 4, 5)}
+	recs[0].Score, recs[1].Score, recs[2].Score = math.Inf(1), math.Inf(-1), 0.25
+	runAll(t, path, testEnv(nil), recs...)
+	db := openRO(t, path)
+	var numeric int
+	if err := db.db.QueryRow(`SELECT count(*) FROM inferences WHERE score IS NOT NULL`).Scan(&numeric); err != nil {
+		t.Fatal(err)
+	}
+	if numeric != 1 {
+		t.Fatalf("%d rows with a numeric score, want 1 (the finite 0.25)", numeric)
+	}
+	var vals []string
+	rows, err := db.db.Query(`SELECT vals FROM inferences ORDER BY ts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v string
+		rows.Scan(&v)
+		vals = append(vals, v)
+	}
+	rows.Close()
+	if len(vals) != 3 || vals[0] != "[null,2]" || vals[1] != "[3,null]" || vals[2] != "[4,5]" {
+		t.Fatalf("vals columns %q, want [null,2] [3,null] [4,5]", vals)
+	}
+}
