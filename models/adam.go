@@ -45,6 +45,7 @@ func (g *grads) slices() [][]float64 {
 // v̂ = v/(1−β2ᵗ), θ ← θ − lr·m̂/(√v̂ + ε).
 func (a *adam) step(d *Dense, g *grads) {
 	a.t++
+	d.packed.Store(nil) // the float32 copy of the weights is stale
 	c1 := 1 - math.Pow(a.beta1, float64(a.t))
 	c2 := 1 - math.Pow(a.beta2, float64(a.t))
 	gs := g.slices()

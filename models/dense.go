@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sync/atomic"
+
+	"github.com/edgepipe/edgepipe/models/internal/gemm"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -41,6 +44,9 @@ type layer struct {
 type Dense struct {
 	layers []layer
 	meta   Meta
+	// packed holds the layers' weights packed for the float32 kernel (predict32.go), built
+	// on first use; training stores nil after each weight update.
+	packed atomic.Pointer[[]*gemm.Weights]
 }
 
 // NewDense builds a network with layer widths sizes (input, hidden…, output) and one
@@ -99,16 +105,22 @@ func (d *Dense) SetMeta(m Meta) {
 	d.meta.Version = d.contentHash()
 }
 
-// Predict computes out (rows × OutputWidth()) from in (rows × InputWidth()). It panics on a
-// shape mismatch. Each call allocates its own hidden-layer scratch, so concurrent calls are
-// safe.
+// Predict computes out (rows × OutputWidth()) from in (rows × InputWidth()) in float32
+// with the packed kernels of models/internal/gemm (AVX2/FMA assembly on amd64, pure Go
+// elsewhere): within 1e-4 (relative to the largest output) of the float64 computation
+// Predict64 does, several times faster. It panics on a shape mismatch. Each call allocates
+// its own scratch, so concurrent calls are safe; the weights are packed on the first call
+// after a change (training).
 func (d *Dense) Predict(in, out *mat.Dense) {
-	r, c := in.Dims()
-	or, oc := out.Dims()
-	if c != d.InputWidth() || or != r || oc != d.OutputWidth() {
-		panic(fmt.Sprintf("models: Predict: in %d×%d, out %d×%d, want in n×%d and out n×%d",
-			r, c, or, oc, d.InputWidth(), d.OutputWidth()))
-	}
+	r := d.checkDims("Predict", in, out)
+	d.predict32(r, in, out)
+}
+
+// Predict64 is Predict in float64 with gonum's matrix multiply: the reference Predict is
+// checked against, and what training uses (its results, and so the model files it writes,
+// do not depend on the processor's float32 kernel). Same shapes, panics and concurrency.
+func (d *Dense) Predict64(in, out *mat.Dense) {
+	r := d.checkDims("Predict64", in, out)
 	a := in
 	for l := range d.layers {
 		dst := out
@@ -119,6 +131,18 @@ func (d *Dense) Predict(in, out *mat.Dense) {
 		d.layers[l].forward(a, dst)
 		a = dst
 	}
+}
+
+// checkDims panics unless in is rows × InputWidth() and out rows × OutputWidth(); it
+// returns rows.
+func (d *Dense) checkDims(name string, in, out *mat.Dense) int {
+	r, c := in.Dims()
+	or, oc := out.Dims()
+	if c != d.InputWidth() || or != r || oc != d.OutputWidth() {
+		panic(fmt.Sprintf("models: %s: in %d×%d, out %d×%d, want in n×%d and out n×%d",
+			name, r, c, or, oc, d.InputWidth(), d.OutputWidth()))
+	}
+	return r
 }
 
 // forward writes dst = act(a·W + b).

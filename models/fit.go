@@ -250,7 +250,7 @@ func evaluate(d *Dense, x, y *mat.Dense, loss Loss) (value, accuracy float64) {
 		end := min(start+evalRows, n)
 		xs, ys := x.Slice(start, end, 0, xc).(*mat.Dense), y.Slice(start, end, 0, yc).(*mat.Dense)
 		out := mat.NewDense(end-start, yc, nil)
-		d.Predict(xs, out)
+		d.Predict64(xs, out)
 		sum += lossOf(loss, out, ys) * float64(end-start)
 		correct += countCorrect(out, ys)
 	}

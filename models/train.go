@@ -138,7 +138,7 @@ func TrainAnomaly(name string, fields []string, series []Series, opts AnomalyOpt
 	for dev, x := range perDevice {
 		r, c := x.Dims()
 		y := mat.NewDense(r, c, nil)
-		d.Predict(x, y)
+		d.Predict64(x, y)
 		errs := make([]float64, r)
 		ReconstructionErrors(x, y, errs)
 		th := quantile(errs, opts.ThresholdQuantile) * opts.ThresholdFactor

@@ -49,7 +49,7 @@ func TestTrainAnomalySmall(t *testing.T) {
 	// Threshold of b = 3 × the largest probationary reconstruction error.
 	x := Windows(ScaleAndFill(m.Scalers["b"], series[1].Values[:30]), 4)
 	y := mat.NewDense(27, 8, nil)
-	d.Predict(x, y)
+	d.Predict64(x, y) // training computes in float64
 	errs := make([]float64, 27)
 	ReconstructionErrors(x, y, errs)
 	if want := 3 * quantile(errs, 1); m.Thresholds["b"] != want {

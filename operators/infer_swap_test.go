@@ -139,7 +139,8 @@ func TestInferHotSwap(t *testing.T) {
 		model.Predict(x, y)
 		errs := make([]float64, 1)
 		models.ReconstructionErrors(x, y, errs)
-		if math.Abs(r.Score-errs[0]) > 1e-12 {
+		// Within float32 rounding: a row's sums may run in another order in a batch.
+		if math.Abs(r.Score-errs[0]) > 1e-5*math.Abs(errs[0]) {
 			t.Fatalf("record %d: score %v, model %s gives %v", i, r.Score, r.Model, errs[0])
 		}
 	}
