@@ -53,10 +53,15 @@ config/thresholds.json), or else at the threshold NAB's sweeper finds best per p
 
 Without --results it runs edgepipe's anomaly autoencoder over every stream (--data, default
 the shipped NAB realKnownCause recordings), trained on the probationary periods only (or
---model), maps each reconstruction error e to anomaly_score = e/(e+θ) with θ the stream's
-threshold (0.5 = the model's own detection rule), writes the outputs in NAB's results format
-under --out, scores them at 0.5 and at NAB-optimised thresholds, and prints them next to the
-Numenta HTM detector's outputs on the same files scored the same way and NAB's published
+--model). Each row's reconstruction error e becomes a raw score e/(e+θ) in [0, 1], θ the
+stream's threshold (0.5 = the model's own detection rule), and the raw scores go through
+Numenta's anomaly likelihood (Ahmad et al. 2017; models.Likelihood with the options NAB's
+numenta detector uses): anomaly_score = ln(1.0000000001 − L)/ln(1e-10), so the paper's rule
+L ≥ 1 − 1e-5 is anomaly_score ≥ 0.4999996, edgepipe's own threshold. It writes these
+outputs in NAB's results format under --out, scores them at that threshold and at the
+thresholds NAB's sweeper finds best on these files (tuned on their labels, as NAB does for
+every detector), and prints them next to the raw scores e/(e+θ) (at 0.5 and tuned), the
+Numenta HTM detector's outputs on the same files scored the same way, and NAB's published
 full-corpus table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -232,39 +237,52 @@ func evalEdgepipe(w io.Writer, o evalNABOptions) error {
 	if err != nil {
 		return err
 	}
-	files, err := detectNAB(m, streams, keys)
+	det, err := detectNAB(m, streams, keys)
 	if err != nil {
 		return err
 	}
 	if o.out != "" {
-		if err := writeNABResults(o.out, "edgepipe", files, labels); err != nil {
+		if err := writeNABResults(o.out, "edgepipe", det.likelihood, labels); err != nil {
 			return err
 		}
 	}
 	meta := m.Meta()
 	fmt.Fprintf(w, "edgepipe anomaly autoencoder %s (version %s), trained on %d probationary rows of %d streams;\n",
 		meta.Name, meta.Version, meta.TrainRows, len(meta.Scalers)-1)
-	fmt.Fprintf(w, "anomaly_score = e/(e+θ): reconstruction error e over the stream's threshold θ in the model (θ → 0.5)\n")
+	fmt.Fprintf(w, "raw score e/(e+θ): reconstruction error e over the stream's threshold θ in the model (θ → 0.5);\n")
+	fmt.Fprintf(w, "anomaly_score = ln(1.0000000001 − L)/ln(1e-10) of the anomaly likelihood L of the raw scores\n")
+	fmt.Fprintf(w, "(Ahmad et al. 2017; NAB numenta options: learning ⌊P/2⌋ rows, estimation P − ⌊P/2⌋, W 8640, W′ 10)\n")
 	if o.out != "" {
 		fmt.Fprintf(w, "outputs in NAB results format: %s\n", filepath.Join(o.out, "edgepipe"))
 	}
 	fmt.Fprintln(w)
 
-	c := nabscore.Corpus{Files: files, Windows: labels}
-	own, err := scoreProfiles(c, profiles, allProfiles(profiles, 0.5))
+	c := nabscore.Corpus{Files: det.likelihood, Windows: labels}
+	own, err := scoreProfiles(c, profiles, allProfiles(profiles, likelihoodThreshold))
 	if err != nil {
 		return err
 	}
-	printResults(w, "edgepipe at its own threshold (anomaly_score ≥ 0.5, set on the probationary periods only)", own)
+	printResults(w, fmt.Sprintf("edgepipe at its own threshold (likelihood ≥ 1 − %g, the paper's default ε, fixed a priori)", models.LikelihoodEpsilon), own)
 	opt, err := scoreProfiles(c, profiles, nil)
 	if err != nil {
 		return err
 	}
-	printResults(w, "edgepipe at the thresholds NAB's sweeper finds best on these files (uses their labels, as NAB does)", opt)
+	printResults(w, "edgepipe tuned: thresholds NAB's sweeper finds best on these files (uses their labels, as NAB does)", opt)
 
+	rc := nabscore.Corpus{Files: det.raw, Windows: labels}
+	rawOwn, err := scoreProfiles(rc, profiles, allProfiles(profiles, 0.5))
+	if err != nil {
+		return err
+	}
+	rawOpt, err := scoreProfiles(rc, profiles, nil)
+	if err != nil {
+		return err
+	}
 	rows := []comparison{
-		{"edgepipe autoencoder", "own (0.5, from probation)", own},
-		{"edgepipe autoencoder", "optimised on these files", opt},
+		{"edgepipe likelihood", "own (L ≥ 1 − 1e-5, a priori)", own},
+		{"edgepipe likelihood", "tuned on these files", opt},
+		{"edgepipe raw e/(e+θ)", "own (0.5, from probation)", rawOwn},
+		{"edgepipe raw e/(e+θ)", "tuned on these files", rawOpt},
 	}
 	numenta, err := numentaRows(keys, labels, profiles)
 	if err != nil {
@@ -333,7 +351,7 @@ func numentaRows(keys []string, labels map[string][]datasets.Window, profiles []
 	}
 	return []comparison{
 		{"Numenta HTM", "NAB's published (full corpus)", pub},
-		{"Numenta HTM", "optimised on these files", opt},
+		{"Numenta HTM", "tuned on these files", opt},
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,16 +37,6 @@ func profileLine(t *testing.T, out, profile string) []string {
 	}
 	t.Fatalf("no %s line in\n%s", profile, out)
 	return nil
-}
-
-func TestAnomalyScore(t *testing.T) {
-	for _, c := range []struct{ e, th, want float64 }{
-		{0, 2, 0}, {2, 2, 0.5}, {6, 2, 0.75}, {math.Inf(1), 2, 1}, {5, math.Inf(1), 0}, {0, 0, 0}, {1, 0, 1},
-	} {
-		if got := anomalyScore(c.e, c.th); got != c.want {
-			t.Errorf("anomalyScore(%v, %v) = %v, want %v", c.e, c.th, got, c.want)
-		}
-	}
 }
 
 // TestEvalNABResults scores a one-file folder of a toy detector's outputs: 100 rows a
@@ -146,11 +137,12 @@ func TestEvalNABEdgepipe(t *testing.T) {
 		if len(lines) != len(s.Values)+1 || lines[0] != "timestamp,value,anomaly_score,label" {
 			t.Fatalf("%s: %d lines, header %q", s.Name, len(lines), lines[0])
 		}
-		if first := s.Times[0].Format(datasets.NABTimeLayout); !strings.HasPrefix(lines[1], first+",") || !strings.HasSuffix(lines[1], ",0,0") {
-			t.Errorf("%s: first row %q, want %s,<value>,0,0", s.Name, lines[1], first)
+		// Rows of the probationary period get likelihood 0.5, which is 0.0301 on the log scale.
+		if first := s.Times[0].Format(datasets.NABTimeLayout); !strings.HasPrefix(lines[1], first+",") || !strings.HasSuffix(lines[1], ",0.03010299955771223,0") {
+			t.Errorf("%s: first row %q, want %s,<value>,0.03010299955771223,0", s.Name, lines[1], first)
 		}
 	}
-	rescored, err := runEval(t, "nab", "--results", out, "--threshold", "0.5")
+	rescored, err := runEval(t, "nab", "--results", out, "--threshold", strconv.FormatFloat(likelihoodThreshold, 'g', -1, 64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +152,58 @@ func TestEvalNABEdgepipe(t *testing.T) {
 			t.Errorf("%s: printed %v, rescored from the written files %v", p, a, b)
 		}
 	}
-	for _, want := range []string{"Numenta HTM", "NAB's published (full corpus)", "same 2 files (5 scored windows)", "ARTime", "74.9"} {
+	for _, want := range []string{"edgepipe raw e/(e+θ)", "Numenta HTM", "NAB's published (full corpus)", "same 2 files (5 scored windows)", "ARTime", "74.9"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+// comparisonRow returns the three normalised scores (standard, low FP, low FN) of the line
+// of the comparison table that holds detector and thresholds.
+func comparisonRow(t *testing.T, out, detector, thresholds string) [3]float64 {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, detector) || !strings.Contains(l, thresholds) {
+			continue
+		}
+		f := strings.Fields(l)
+		var v [3]float64
+		for i := range v {
+			x, err := strconv.ParseFloat(f[len(f)-3+i], 64)
+			if err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			v[i] = x
+		}
+		return v
+	}
+	t.Fatalf("no %s, %s line in\n%s", detector, thresholds, out)
+	return [3]float64{}
+}
+
+// TestEvalNABEdgepipeFloor runs edgepipe's detector over all 7 shipped NAB streams and
+// checks that its NAB scores stay at least at floors a little below those measured
+// (likelihood: 41.8, 36.3, 45.4 at its own threshold, 45.6, 38.6, 49.7 tuned; raw e/(e+θ):
+// −68.4, −190.2, −26.3 and 18.1, 14.9, 20.9), and that the likelihood beats the raw scores.
+func TestEvalNABEdgepipeFloor(t *testing.T) {
+	out, err := runEval(t, "nab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := comparisonRow(t, out, "edgepipe likelihood", "own (")
+	tuned := comparisonRow(t, out, "edgepipe likelihood", "tuned on these files")
+	rawOwn := comparisonRow(t, out, "edgepipe raw", "own (")
+	rawTuned := comparisonRow(t, out, "edgepipe raw", "tuned on these files")
+	for i, p := range []string{"standard", "reward_low_FP_rate", "reward_low_FN_rate"} {
+		if floor := [3]float64{40, 34, 43}[i]; own[i] < floor {
+			t.Errorf("%s at the own threshold: %.1f, want ≥ %.0f", p, own[i], floor)
+		}
+		if floor := [3]float64{43, 36, 47}[i]; tuned[i] < floor {
+			t.Errorf("%s tuned: %.1f, want ≥ %.0f", p, tuned[i], floor)
+		}
+		if own[i] <= rawOwn[i] || tuned[i] <= rawTuned[i] {
+			t.Errorf("%s: likelihood %.1f (tuned %.1f) not above the raw scores %.1f (tuned %.1f)", p, own[i], tuned[i], rawOwn[i], rawTuned[i])
 		}
 	}
 }

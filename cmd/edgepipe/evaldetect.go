@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,33 +13,33 @@ import (
 	"github.com/edgepipe/edgepipe/models/nabscore"
 )
 
-// anomalyScore maps a reconstruction error e ≥ 0 (squared z-score units) to NAB's
-// anomaly_score in [0, 1] as e/(e+θ), θ being the stream's threshold: 0 for a perfect
-// reconstruction, 0.5 exactly at the threshold (so anomaly_score ≥ 0.5 is the model's own
-// detection rule, e ≥ θ), towards 1 as e grows. It is monotone in e, so within a stream it
-// ranks rows as e does, and dividing by θ puts the streams on the one scale that NAB's
-// single threshold per corpus assumes. An infinite e gives 1; θ = +Inf (no threshold) or
-// e = θ = 0 give 0.
-func anomalyScore(e, th float64) float64 {
-	switch {
-	case math.IsInf(e, 1):
-		return 1
-	case math.IsInf(th, 1) || e+th == 0:
-		return 0
-	}
-	return e / (e + th)
+// detections are one NAB results file per stream for each way edgepipe scores a row.
+type detections struct {
+	// raw: anomaly_score = models.UnitScore(e, θ) of the row's reconstruction error e and
+	// the stream's threshold θ (0.5 at the model's own threshold).
+	raw []nabscore.File
+	// likelihood: anomaly_score = models.LogLikelihood of the anomaly likelihood of the raw
+	// scores (models.Likelihood with NAB's numenta options for the stream's probationary
+	// period): ≥ models.LogLikelihood(1 − models.LikelihoodEpsilon) when L ≥ 1 − 1e-5.
+	likelihood []nabscore.File
 }
+
+// likelihoodThreshold is edgepipe's own threshold on its likelihood anomaly_score: the
+// paper's rule L ≥ 1 − ε with its default ε = 1e-5 (≈ 0.5, as NAB's numenta detector).
+var likelihoodThreshold = models.LogLikelihood(1 - models.LikelihoodEpsilon)
 
 // detectNAB runs the anomaly autoencoder m over every stream as the pipeline does (the
 // stream's scaler, NaN fill, windows of m's width, mean squared reconstruction error) and
-// returns one NAB results file per stream, keys[i] being stream i's label key. Row t gets
-// anomalyScore of the window ending at t; the first W−1 rows, before a full window, get 0
-// (they lie in NAB's probationary period). It returns an error when m is not an
-// autoencoder over one field.
-func detectNAB(m *models.Dense, streams []datasets.Stream, keys []string) ([]nabscore.File, error) {
+// returns both scorings of every stream (detections), keys[i] being stream i's label key.
+// Row t is scored by the window ending at t; the first W−1 rows, before a full window, get
+// raw score 0 (they lie in NAB's probationary period, whose first half the likelihood
+// never uses). The likelihood of a stream is fitted online, row by row, on its own raw
+// scores: no label and nothing after row t enters row t's score. It returns an error when m
+// is not an autoencoder over one field, or a stream has no probationary period.
+func detectNAB(m *models.Dense, streams []datasets.Stream, keys []string) (detections, error) {
 	meta := m.Meta()
 	if meta.Kind != models.KindAutoencoder || len(meta.Features) != 1 {
-		return nil, fmt.Errorf("model %s: kind %q over %d fields, want an autoencoder over one field", meta.Name, meta.Kind, len(meta.Features))
+		return detections{}, fmt.Errorf("model %s: kind %q over %d fields, want an autoencoder over one field", meta.Name, meta.Kind, len(meta.Features))
 	}
 	total := 0
 	for _, s := range streams {
@@ -48,10 +47,10 @@ func detectNAB(m *models.Dense, streams []datasets.Stream, keys []string) ([]nab
 	}
 	bar := newProgress(total, "scoring")
 	defer bar.finish()
-	files := make([]nabscore.File, len(streams))
+	d := detections{raw: make([]nabscore.File, len(streams)), likelihood: make([]nabscore.File, len(streams))}
 	done := 0
 	for i, s := range streams {
-		f := nabscore.File{Key: keys[i], Times: s.Times, Values: s.Values, Scores: make([]float64, len(s.Values))}
+		raw := nabscore.File{Key: keys[i], Times: s.Times, Values: s.Values, Scores: make([]float64, len(s.Values))}
 		rows := make([][]float64, len(s.Values))
 		for j, v := range s.Values {
 			rows[j] = []float64{v}
@@ -65,14 +64,23 @@ func detectNAB(m *models.Dense, streams []datasets.Stream, keys []string) ([]nab
 			models.ReconstructionErrors(x, y, errs)
 			th := meta.ThresholdFor(s.Name)
 			for k, e := range errs {
-				f.Scores[k+meta.Window-1] = anomalyScore(e, th)
+				raw.Scores[k+meta.Window-1] = models.UnitScore(e, th)
 			}
 		}
-		files[i] = f
+		l, err := models.NewLikelihood(models.NABLikelihoodOptions(models.ProbationaryRows(len(s.Values))))
+		if err != nil {
+			return detections{}, fmt.Errorf("stream %s (%d rows): %w", s.Name, len(s.Values), err)
+		}
+		lf := raw
+		lf.Scores = make([]float64, len(raw.Scores))
+		for k, v := range raw.Scores {
+			lf.Scores[k] = models.LogLikelihood(l.Update(v))
+		}
+		d.raw[i], d.likelihood[i] = raw, lf
 		done += len(s.Values)
 		bar.update(done, "scoring "+s.Name)
 	}
-	return files, nil
+	return d, nil
 }
 
 // streamKeys finds each stream's key in labels: its own Key ("<folder>/<file>.csv"), else
