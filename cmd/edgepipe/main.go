@@ -54,7 +54,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	lf.register(root)
-	root.AddCommand(runCmd(&lf), lintCmd(), demoCmd(&lf), trainCmd(), evalCmd(), replayCmd(), queryCmd(), subscribeCmd(), modelCmd(), configCmd(), versionCmd())
+	root.AddCommand(runCmd(&lf), lintCmd(), demoCmd(&lf), trainCmd(), evalCmd(), replayCmd(), queryCmd(), subscribeCmd(), modelCmd(), configCmd(), versionCmd(), benchCmd(&lf))
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
