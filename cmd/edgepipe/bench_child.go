@@ -183,7 +183,7 @@ func (c *benchChild) stop(timeout time.Duration) (int64, error) {
 	if !ok {
 		return 0, errors.New("bench worker: no resource usage for the exited process")
 	}
-	return ru.Maxrss * 1024, c.err
+	return int64(ru.Maxrss) * 1024, c.err
 }
 
 // kill ends the worker if it still runs (after a failure).
