@@ -92,9 +92,9 @@ func init() {
 			{Name: fieldTimeZone, Type: pipeline.TypeString, Default: "UTC",
 				Description: "IANA time zone (e.g. Europe/Berlin) of event times written without an offset (\"2024-05-01T12:00:00\"); an unknown name is a config error."},
 			{Name: fieldTimeFrom, Type: pipeline.TypeString, Default: TimeFromField, Enum: []string{TimeFromField, TimeFromArrival},
-				Description: "field: event time from time_field; arrival: the time the message arrived (for sensors without a clock)."},
+				Description: "field: event time from time_field; arrival: the time the message arrived (for sensors without a clock). A bare array payload has no time field and always takes its arrival time."},
 			{Name: fieldMap, Type: pipeline.TypeStringMap,
-				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name). A key may be a dotted path into nested objects (sensor.readings.t); a literal key containing the dots wins when present. time_field and device field:NAME take paths too."},
+				Description: "Pipeline field → payload key, for keys that differ from the field name (default: the key is the field name); a vector field name[N] is mapped by its name and its key holds an array of N numbers. A key may be a dotted path into nested objects (sensor.readings.t); a literal key containing the dots wins when present. time_field and device field:NAME take paths too."},
 			{Name: fieldStrictJSON, Type: pipeline.TypeBool, Default: false,
 				Description: "Reject the non-standard JSON literals NaN, Infinity, -Infinity (and nan, inf, -nan … as C's printf writes them) as invalid JSON; false: they are read as missing values."},
 			{Name: fieldMaxPayload, Type: pipeline.TypeInt, Default: DefaultMaxPayload,
@@ -117,6 +117,7 @@ func init() {
 				MaxPast:    c.Duration(fieldMaxPast),
 				TimeZone:   c.String(fieldTimeZone),
 				StrictJSON: c.Bool(fieldStrictJSON),
+				Vectors:    env.Vectors,
 			})
 			if err != nil {
 				return nil, confError(c, fieldDevice, err)
@@ -151,21 +152,37 @@ type DecodeOptions struct {
 	TimeZone string
 	// StrictJSON rejects the literals NaN, Infinity … instead of reading them as missing.
 	StrictJSON bool
+	// Vectors are the pipeline's vector fields (pipeline.Env.Vectors): runs of fields
+	// filled from one payload array each; nil = none.
+	Vectors []pipeline.Vector
 }
 
 // Decode is the decode operator: it turns a raw JSON or msgpack payload into a reading
 // (Record.Device, Time in UTC, Values with one entry per pipeline field, NaN when the
 // key is missing or null or the value is not finite). A JSON payload may start with a
-// UTF-8 byte-order mark and end with NUL bytes and whitespace, which are ignored. A JSON or msgpack array of objects yields one record per
-// element, sharing the message's ack (Record.Split). A payload that cannot be decoded is
-// dead-lettered with a reason starting "decode: ": one larger than MaxPayload, invalid
-// UTF-8 in JSON, malformed JSON or msgpack (msgpack is checked by checkMsgpack before it is decoded, so a hostile
-// header cannot exhaust memory or stack; encoding/json stops at 10000 nested levels), or
-// a reading whose event time is not representable as int64 ns (before 1677-09-21 or after
-// 2262-04-11) or lies outside MaxFuture/MaxPast of its arrival.
+// UTF-8 byte-order mark and end with NUL bytes and whitespace, which are ignored. A JSON
+// or msgpack array of objects yields one record per element, sharing the message's ack
+// (Record.Split).
+//
+// A vector field name[N] (pipeline.Vector) takes its N values, in order, from an array
+// of N numbers (or nulls: missing) at its payload key. When the pipeline has exactly one
+// vector field, a bare array payload [v0, v1, …] — one whose first element is neither an
+// object nor an array — is that vector's values alone: its other fields are missing, its
+// event time is the arrival time, and its device comes from the topic; an array of such
+// arrays (and objects) is a batch, one record per element, like an array of objects.
+//
+// A payload that cannot be decoded is dead-lettered with a reason starting "decode: ":
+// one larger than MaxPayload, invalid UTF-8 in JSON, malformed JSON or msgpack (msgpack is
+// checked by checkMsgpack before it is decoded, so a hostile header cannot exhaust memory
+// or stack; encoding/json stops at 10000 nested levels), a value that is not a number, a
+// vector's value that is not an array or has the wrong length, or a reading whose event
+// time is not representable as int64 ns (before 1677-09-21 or after 2262-04-11) or lies
+// outside MaxFuture/MaxPast of its arrival.
 type Decode struct {
 	fields    []string
-	keys      []string // payload key per field
+	keys      []string // payload key per scalar field; "" for a vector's positions
+	vectors   []vectorKey
+	bare      int // the vector a bare array fills, or -1 (no vector field, or several)
 	format    string
 	topicSeg  int    // device from this topic segment, or -1
 	devField  string // device from this payload field when topicSeg < 0
@@ -179,9 +196,17 @@ type Decode struct {
 	maxFuture, maxPast time.Duration
 }
 
-// NewDecode returns a decode operator for a pipeline with the given fields. It returns
-// an *OptionError for a malformed device spec, an unknown enum value, a negative limit,
-// an unknown time zone, or a map entry naming a field that is not in fields.
+// vectorKey is a vector field and the payload key of its array.
+type vectorKey struct {
+	pipeline.Vector
+	key string
+}
+
+// NewDecode returns a decode operator for a pipeline with the given fields (vector
+// fields expanded, as pipeline.Config.Fields gives them, and listed in o.Vectors). It
+// returns an *OptionError for a malformed device spec, an unknown enum value, a negative
+// limit, an unknown time zone, a map entry naming neither a field nor a vector field (or
+// naming one position of a vector), or a vector outside fields.
 func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
 	d := &Decode{fields: fields, format: or(o.Format, FormatAuto), timeField: or(o.TimeField, "ts"), timeUnit: or(o.TimeUnit, UnitAuto),
 		maxPayload: o.MaxPayload, maxFuture: o.MaxFuture, maxPast: o.MaxPast, strict: o.StrictJSON}
@@ -229,19 +254,66 @@ func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
 	default:
 		return nil, optionErrorf(fieldDevice, "%q: want \"topic:N\" or \"field:NAME\"", dev)
 	}
+	d.keys = make([]string, len(fields))
+	for i, f := range fields {
+		d.keys[i] = or(o.Map[f], f)
+	}
+	vecOf := make([]int, len(fields)) // 1 + the index of the vector holding each field, 0: none
+	for j, v := range o.Vectors {
+		if v.Width < 1 || v.Start < 0 || v.Start+v.Width > len(fields) {
+			return nil, optionErrorf(pipeline.KeyFields, "vector field %s[%d] at position %d is outside the %d fields", v.Name, v.Width, v.Start, len(fields))
+		}
+		d.vectors = append(d.vectors, vectorKey{Vector: v, key: or(o.Map[v.Name], v.Name)})
+		for i := v.Start; i < v.Start+v.Width; i++ {
+			d.keys[i], vecOf[i] = "", j+1
+		}
+	}
 	for f, key := range o.Map {
-		if indexOf(fields, f) < 0 {
-			return nil, optionErrorf(fieldMap, "%q is not a pipeline field (fields: %s)", f, strings.Join(fields, ", "))
+		i := indexOf(fields, f)
+		switch {
+		case vectorIndex(o.Vectors, f) >= 0:
+		case i < 0:
+			return nil, optionErrorf(fieldMap, "%q is not a pipeline field (fields: %s)", f, declared(fields, o.Vectors))
+		case vecOf[i] > 0:
+			v := o.Vectors[vecOf[i]-1]
+			return nil, optionErrorf(fieldMap, "%q is position %d of the vector field %s[%d]: map %q, whose key holds the whole array", f, i-v.Start, v.Name, v.Width, v.Name)
 		}
 		if key == "" {
 			return nil, optionErrorf(fieldMap, "%s: empty payload key", f)
 		}
 	}
-	d.keys = make([]string, len(fields))
-	for i, f := range fields {
-		d.keys[i] = or(o.Map[f], f)
+	d.bare = -1
+	if len(d.vectors) == 1 {
+		d.bare = 0
 	}
 	return d, nil
+}
+
+// vectorIndex returns the index of the vector field called name, or -1.
+func vectorIndex(vectors []pipeline.Vector, name string) int {
+	for j, v := range vectors {
+		if v.Name == name {
+			return j
+		}
+	}
+	return -1
+}
+
+// declared writes the fields as the config declares them: "t, px[784], digit".
+func declared(fields []string, vectors []pipeline.Vector) string {
+	var parts []string
+	for i := 0; i < len(fields); i++ {
+		part := fields[i]
+		for _, v := range vectors {
+			if v.Start == i {
+				part = fmt.Sprintf("%s[%d]", v.Name, v.Width)
+				i += v.Width - 1
+				break
+			}
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Run implements pipeline.Operator.
@@ -290,12 +362,37 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 	case map[string]any:
 		d.fill(rec, v)
 	case []any:
+		if !isContainer(v[0]) {
+			switch {
+			case d.bare >= 0:
+				d.fillBare(rec, v, "array")
+				return []*pipeline.Record{rec}
+			case len(d.vectors) > 1:
+				names := make([]string, len(d.vectors))
+				for j, vec := range d.vectors {
+					names[j] = vec.Name
+				}
+				rec.Fail(fmt.Sprintf("decode: a bare array fills the pipeline's vector field when it has one, and it has %d (%s): send an object", len(d.vectors), strings.Join(names, ", ")))
+				return []*pipeline.Record{rec}
+			}
+		}
+		want := "an object"
+		if d.bare >= 0 {
+			want = "an object or an array"
+		}
 		recs := rec.Split(len(v))
 		for i, r := range recs {
-			if obj, ok := v[i].(map[string]any); ok {
-				d.fill(r, obj)
-			} else {
-				r.Fail(fmt.Sprintf("decode: array element %d is %s, not an object", i, typeName(v[i])))
+			switch e := v[i].(type) {
+			case map[string]any:
+				d.fill(r, e)
+			case []any:
+				if d.bare >= 0 {
+					d.fillBare(r, e, fmt.Sprintf("array element %d", i))
+					continue
+				}
+				r.Fail(fmt.Sprintf("decode: array element %d is %s, not %s", i, typeName(v[i]), want))
+			default:
+				r.Fail(fmt.Sprintf("decode: array element %d is %s, not %s", i, typeName(v[i]), want))
 			}
 		}
 		return recs
@@ -332,14 +429,19 @@ func (d *Decode) parse(p []byte) (any, string) {
 		if !d.strict {
 			text = nullNonFinite(text)
 		}
+		if obj, ok := parseFlatJSON(text); ok {
+			return obj, "" // the usual flat object, without the Decoder (decode_flat.go)
+		}
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
+		var jv any // not &v: v would then be on the heap for every payload
+		if err := dec.Decode(&jv); err != nil {
 			return nil, "decode: invalid JSON: " + err.Error()
 		}
 		if len(bytes.TrimSpace(text[dec.InputOffset():])) > 0 {
 			return nil, "decode: invalid JSON: trailing data after the value"
 		}
+		v = jv
 	} else {
 		if err := checkMsgpack(p); err != nil {
 			return nil, "decode: invalid msgpack: " + err.Error()
@@ -401,9 +503,12 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 	rec.Time = t
 	rec.Values = make([]float64, len(d.fields))
 	for i, key := range d.keys {
+		rec.Values[i] = math.NaN()
+		if key == "" { // a vector's position, filled below
+			continue
+		}
 		raw, ok := lookup(obj, key)
 		if !ok || raw == nil {
-			rec.Values[i] = math.NaN()
 			continue
 		}
 		x, ok := number(raw)
@@ -411,11 +516,86 @@ func (d *Decode) fill(rec *pipeline.Record, obj map[string]any) {
 			rec.Fail(fmt.Sprintf("decode: field %q: %s", key, notNumber(raw)))
 			return
 		}
-		if math.IsInf(x, 0) {
-			x = math.NaN() // "Infinity", msgpack ±Inf: missing, like NaN
-		}
-		rec.Values[i] = x
+		rec.Values[i] = orMissing(x)
 	}
+	for _, v := range d.vectors {
+		raw, ok := lookup(obj, v.key)
+		if !ok || raw == nil {
+			continue // missing: its positions stay NaN
+		}
+		arr, ok := raw.([]any)
+		if !ok {
+			rec.Fail(fmt.Sprintf("decode: field %q: %s, not an array of %d numbers (%s[%d])", v.key, typeName(raw), v.Width, v.Name, v.Width))
+			return
+		}
+		if reason := v.fill(rec.Values, arr, fmt.Sprintf("field %q", v.key)); reason != "" {
+			rec.Fail(reason)
+			return
+		}
+	}
+}
+
+// fillBare sets rec from a bare array payload (or element of a batch, where names it
+// in reasons): the pipeline's one vector field takes the array, every other field is
+// missing, the event time is the arrival time (a bare array has no time field), the
+// device is the topic's (set by decode already). It fails rec when the device is to come
+// from a payload field, or as vectorKey.fill does.
+func (d *Decode) fillBare(rec *pipeline.Record, arr []any, where string) {
+	if d.topicSeg < 0 {
+		rec.Fail(fmt.Sprintf("decode: %s has no device field %q (a bare array needs device: topic:N)", where, d.devField))
+		return
+	}
+	t := rec.Received.UTC()
+	if reason := d.checkTime(t, rec.Received); reason != "" {
+		rec.Fail(reason)
+		return
+	}
+	rec.Time = t
+	rec.Values = make([]float64, len(d.fields))
+	for i := range rec.Values {
+		rec.Values[i] = math.NaN()
+	}
+	if reason := d.vectors[d.bare].fill(rec.Values, arr, where); reason != "" {
+		rec.Fail(reason)
+	}
+}
+
+// fill writes the vector's values from arr into values[Start:Start+Width]: numbers (and
+// numeric strings) as they are, null and ±Inf as missing (NaN). It returns the
+// dead-letter reason, naming the array as where, when arr's length is not Width or an
+// element is not a number; "" on success.
+func (v vectorKey) fill(values []float64, arr []any, where string) string {
+	if len(arr) != v.Width {
+		return fmt.Sprintf("decode: %s: %d values, want %d (%s[%d])", where, len(arr), v.Width, v.Name, v.Width)
+	}
+	for i, e := range arr {
+		x := math.NaN()
+		if e != nil {
+			var ok bool
+			if x, ok = number(e); !ok {
+				return fmt.Sprintf("decode: %s element %d: %s", where, i, notNumber(e))
+			}
+		}
+		values[v.Start+i] = orMissing(x)
+	}
+	return ""
+}
+
+// orMissing returns x, or NaN (missing) for ±Inf ("Infinity", msgpack ±Inf: missing, like NaN).
+func orMissing(x float64) float64 {
+	if math.IsInf(x, 0) {
+		return math.NaN()
+	}
+	return x
+}
+
+// isContainer reports whether a decoded value is an object or an array.
+func isContainer(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
 }
 
 // checkTime returns the dead-letter reason for an event time t that is not representable

@@ -9,10 +9,11 @@ import (
 )
 
 // FuzzDecode feeds arbitrary payloads to decode in every format (auto, json, msgpack)
-// with the registered limits (max_payload 256 KiB, max_future 1 h): decode must not
-// panic or crash, and every record it emits must be a dead letter or a reading with one
-// value per field and an event time representable as int64 ns, at most max_future after
-// its arrival. Run it with go test -run '^$' -fuzz FuzzDecode ./operators; crashers land
+// with the registered limits (max_payload 256 KiB, max_future 1 h), for the fields
+// temp, hum, pres and for the fields t, v[3] (a vector field, which bare arrays fill):
+// decode must not panic or crash, and every record it emits must be a dead letter or a
+// reading with one value per field and an event time representable as int64 ns, at most
+// max_future after its arrival. Run it with go test -run '^$' -fuzz FuzzDecode ./operators; crashers land
 // in testdata/fuzz/FuzzDecode and run with every go test.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range [][]byte{
@@ -23,17 +24,27 @@ func FuzzDecode(f *testing.F) {
 		[]byte("\x91\x82\xa2ts\xd6\xff\x65\x53\xf1\x00\xa4pres\xc0"),
 		[]byte("\xdd\xff\xff\xff\xff"), []byte("\xdf\xff\xff\xff\xff"), bytes.Repeat([]byte{0x91}, 100),
 		[]byte("\xc7\x0c\xff\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00"),
+		[]byte(`{"ts":1700000000,"t":1,"v":[1,null,"2"]}`), []byte(`[[1,2,3],{"v":[4,5]},[6]]`), []byte("\x93\x01\xcc\xff\xc0"),
 	} {
 		f.Add(seed)
 	}
 	arrival := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	vecFields, vectors, err := pipeline.ExpandFields([]string{"t", "v[3]"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	var decoders []*Decode
 	for _, format := range []string{FormatAuto, FormatJSON, FormatMsgpack} {
-		d, err := NewDecode(decodeFields, DecodeOptions{Format: format, MaxPayload: DefaultMaxPayload, MaxFuture: DefaultMaxFuture})
-		if err != nil {
-			f.Fatal(err)
+		for _, o := range []struct {
+			fields  []string
+			vectors []pipeline.Vector
+		}{{decodeFields, nil}, {vecFields, vectors}} {
+			d, err := NewDecode(o.fields, DecodeOptions{Format: format, MaxPayload: DefaultMaxPayload, MaxFuture: DefaultMaxFuture, Vectors: o.vectors})
+			if err != nil {
+				f.Fatal(err)
+			}
+			decoders = append(decoders, d)
 		}
-		decoders = append(decoders, d)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		for _, d := range decoders {
@@ -45,7 +56,7 @@ func FuzzDecode(f *testing.F) {
 				if r.Dead() {
 					continue
 				}
-				if len(r.Values) != len(decodeFields) || r.Time.IsZero() || r.Device != "dev" {
+				if len(r.Values) != len(d.fields) || r.Time.IsZero() || r.Device != "dev" {
 					t.Fatalf("%s: record %d: values %v time %v device %q", d.format, i, r.Values, r.Time, r.Device)
 				}
 				if r.Time.Before(minTime) || r.Time.After(maxTime) || r.Time.Sub(arrival) > DefaultMaxFuture {

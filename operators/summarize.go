@@ -19,6 +19,7 @@ const (
 	fieldLateness     = "lateness"
 	fieldCloseOnDrain = "close_on_drain"
 	fieldDeadLetter   = "dead_letter_late"
+	fieldStats        = "stats"
 )
 
 func init() {
@@ -35,10 +36,16 @@ func init() {
 				Description: "On shutdown, close and summarise every open window (for bounded replays); otherwise open windows are rebuilt from the store after a restart."},
 			{Name: fieldDeadLetter, Type: pipeline.TypeBool, Default: true,
 				Description: "Dead-letter a late reading (its window already closed by the device's watermark) with reason \"late: …\" and count it; false stores it as a reading in no summary instead (counted too). MQTT brokers resend unacknowledged messages in order (the embedded one included), so a redelivery is not late; a broker that reorders needs lateness to cover it."},
+			{Name: fieldStats, Type: pipeline.TypeStrings,
+				Description: "The fields whose statistics (mean, min, max, std, missing) a summary carries, by name; a vector field's name stands for all its positions. Default: every field; [] none (a classifier's summary then holds counts and labels only, e.g. for a 784-pixel image)."},
 		},
 		Build: func(c *pipeline.Conf, env *pipeline.Env) (any, error) {
+			var stats []string
+			if c.Has(fieldStats) {
+				stats = append([]string{}, c.Strings(fieldStats)...) // non-nil: [] is "none"
+			}
 			s, err := NewTumbling(TumblingOptions{
-				Site: env.Site, Fields: env.Fields, Window: c.Duration(fieldWindow),
+				Site: env.Site, Fields: env.Fields, Vectors: env.Vectors, Stats: stats, Window: c.Duration(fieldWindow),
 				Lateness: c.Duration(fieldLateness), CloseOnDrain: c.Bool(fieldCloseOnDrain), DeadLetterLate: c.Bool(fieldDeadLetter),
 				Log: env.Log, Metrics: env.Metrics,
 			})
@@ -56,6 +63,12 @@ type TumblingOptions struct {
 	// aligned with Record.Values).
 	Site   string
 	Fields []string
+	// Vectors are the pipeline's vector fields (pipeline.Env.Vectors), which Stats may
+	// name.
+	Vectors []pipeline.Vector
+	// Stats are the fields (or vector fields) whose statistics Summary.Fields holds; nil
+	// is every field, an empty non-nil slice none.
+	Stats []string
 	// Window is the window length (≥ 1 ms); Lateness the allowed out-of-orderness (≥ 0).
 	Window, Lateness time.Duration
 	// CloseOnDrain makes Drain close every open window.
@@ -90,6 +103,7 @@ type TumblingOptions struct {
 type Tumbling struct {
 	opts     TumblingOptions
 	windowMs int64
+	stats    []int // the indices in Fields (and Record.Values) of the fields summarised
 
 	mu      sync.Mutex
 	devices map[string]*deviceWindows
@@ -173,7 +187,8 @@ func (w *welford) std() float64 {
 }
 
 // NewTumbling returns a tumbling-window summarizer. It returns an *OptionError when the
-// window is shorter than 1 ms or not a whole number of ms.
+// window is shorter than 1 ms or not a whole number of ms, or Stats names neither a field
+// nor a vector field.
 func NewTumbling(o TumblingOptions) (*Tumbling, error) {
 	if o.Window < time.Millisecond || o.Window%time.Millisecond != 0 {
 		return nil, optionErrorf(fieldWindow, "%v: want a whole number of milliseconds ≥ 1ms", o.Window)
@@ -185,8 +200,39 @@ func NewTumbling(o TumblingOptions) (*Tumbling, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tumbling{opts: o, windowMs: o.Window.Milliseconds(), devices: map[string]*deviceWindows{},
+	stats, err := statIndices(o.Fields, o.Vectors, o.Stats)
+	if err != nil {
+		return nil, err
+	}
+	return &Tumbling{opts: o, windowMs: o.Window.Milliseconds(), stats: stats, devices: map[string]*deviceWindows{},
 		late: lateLog{log: orDiscard(o.Log), now: now, metrics: o.Metrics}}, nil
+}
+
+// statIndices returns the indices in fields of the names in stats (every field when
+// stats is nil; a vector field's name gives all its positions), or an *OptionError for a
+// name that is neither a field nor a vector field.
+func statIndices(fields []string, vectors []pipeline.Vector, stats []string) ([]int, error) {
+	var idx []int
+	if stats == nil {
+		for i := range fields {
+			idx = append(idx, i)
+		}
+		return idx, nil
+	}
+	for _, name := range stats {
+		if j := vectorIndex(vectors, name); j >= 0 {
+			for i := range vectors[j].Width {
+				idx = append(idx, vectors[j].Start+i)
+			}
+			continue
+		}
+		i := indexOf(fields, name)
+		if i < 0 {
+			return nil, optionErrorf(fieldStats, "%q is not a pipeline field (fields: %s)", name, declared(fields, vectors))
+		}
+		idx = append(idx, i)
+	}
+	return idx, nil
 }
 
 // Late returns the number of late records since the start: dead-lettered as late (or
@@ -268,7 +314,7 @@ func (s *Tumbling) Add(recs []*pipeline.Record) []pipeline.Summary {
 		}
 		w := d.open[start]
 		if w == nil {
-			w = &windowAcc{fields: make([]welford, len(s.opts.Fields))}
+			w = &windowAcc{fields: make([]welford, len(s.stats))}
 			d.open[start] = w
 		}
 		if rec.Dead() {
@@ -332,12 +378,12 @@ func (s *Tumbling) watermark(d *deviceWindows) time.Time { return d.maxTime.Add(
 // fold adds one live reading to w.
 func (s *Tumbling) fold(w *windowAcc, rec *pipeline.Record) {
 	w.count++
-	for i := range w.fields {
+	for k, i := range s.stats {
 		x := math.NaN()
 		if i < len(rec.Values) {
 			x = rec.Values[i]
 		}
-		w.fields[i].add(x)
+		w.fields[k].add(x)
 	}
 	if !math.IsNaN(rec.Score) {
 		if w.scored == 0 || rec.Score > w.scoreMax {
@@ -367,12 +413,12 @@ func (s *Tumbling) summary(dev string, start int64, w *windowAcc) pipeline.Summa
 		StartMs: start, EndMs: start + s.windowMs, Count: w.count, Fields: make(map[string]pipeline.FieldStats, len(w.fields)),
 		Scored: w.scored, Anomalies: w.anomalies, Labels: w.labels, Model: w.model, DeadLetters: w.dead,
 	}
-	for i, f := range w.fields {
+	for k, f := range w.fields {
 		st := pipeline.FieldStats{Missing: f.missing}
 		if f.n > 0 {
 			st.Mean, st.Min, st.Max, st.Std = finite(f.mean()), finite(f.min), finite(f.max), finite(f.std())
 		}
-		sum.Fields[s.opts.Fields[i]] = st
+		sum.Fields[s.opts.Fields[s.stats[k]]] = st
 	}
 	if w.scored > 0 {
 		sum.MaxScore = finite(w.scoreMax)

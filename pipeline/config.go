@@ -20,6 +20,7 @@ const (
 	KeyBuffer       = "buffer"
 	KeyDrainTimeout = "drain_timeout"
 	KeyWatchdog     = "watchdog"
+	KeyLogLevel     = "log_level"
 	keyType         = "type"
 )
 
@@ -28,10 +29,11 @@ const (
 var TopFields = []Field{
 	{Name: KeyName, Type: TypeString, Default: "edgepipe", Description: "Pipeline name, used in logs and metrics."},
 	{Name: KeySite, Type: TypeString, Required: true, Description: "Site (gateway) name: the second token of every summary subject and part of its Nats-Msg-Id."},
-	{Name: KeyFields, Type: TypeStrings, Required: true, Description: "The reading's fields, in order: Record.Values[i] is fields[i]."},
+	{Name: KeyFields, Type: TypeStrings, Required: true, Description: "The reading's fields, in order: Record.Values[i] is fields[i]. An entry name[N] (1 ≤ N ≤ 65536) is a vector field: N fields named name and the zero-padded position (px[784] → px000 … px783) that decode fills from one payload array of N numbers (images, spectra, accelerometer frames); quote it inside a [ ] list: [\"px[784]\", digit]."},
 	{Name: KeyBuffer, Type: TypeInt, Default: 1024, Min: AtLeast(1), Description: "Capacity (records) of each channel between stages; a full channel blocks the stage before it (backpressure)."},
 	{Name: KeyDrainTimeout, Type: TypeDuration, Default: 30 * time.Second, Description: "On SIGINT/SIGTERM, how long to wait for in-flight records to be committed and acked and the outbox forwarded before stopping anyway (what was not committed is not acked)."},
 	{Name: KeyWatchdog, Type: TypeDuration, Default: time.Duration(0), Description: "When no reading has arrived for this long, log a WARN \"no reading for …\" (once per stall) and set the gauge edgepipe_stalled to 1 (0 again when readings resume; edgepipe_stalls_total counts stalls). 0 turns the watchdog off."},
+	{Name: KeyLogLevel, Type: TypeString, Default: "", Enum: []string{"debug", "info", "warn", "error"}, Description: "Log level; when set it overrides the --log-level flag, and edgepipe run applies a new value on SIGHUP, without a restart. Empty = the flag's level."},
 }
 
 // Config is a parsed pipeline file.
@@ -45,10 +47,18 @@ type Config struct {
 	Summarize *Conf
 	// Output is nil when the file has no output section (summaries stay in the store).
 	Output *Conf
+
+	fields  []string // the fields list with every vector field expanded (ExpandFields)
+	vectors []Vector
 }
 
-// Fields returns the pipeline's field names.
-func (c *Config) Fields() []string { return c.Top.Strings(KeyFields) }
+// Fields returns the pipeline's field names, each vector field expanded into its
+// positions (ExpandFields): Record.Values[i] is Fields()[i].
+func (c *Config) Fields() []string { return c.fields }
+
+// Vectors returns the pipeline's vector fields (entries name[N] of the fields list), in
+// the order declared; nil when it has none.
+func (c *Config) Vectors() []Vector { return c.vectors }
 
 // Load reads and validates a pipeline file. On failure it returns ConfigErrors holding
 // every problem found, each with its file:line:col.
@@ -140,7 +150,12 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 				p.errorf(k, "unknown key %q (want one of %s)", k.Value, strings.Join(topKeys(), ", "))
 				continue
 			}
-			if val, ok := p.value(f, v); ok {
+			val, ok := p.value(f, v)
+			if ok && len(f.Enum) > 0 && !contains(f.Enum, val.(string)) {
+				p.errorf(v, "%s: %q is not one of %s", f.Name, val, strings.Join(f.Enum, ", "))
+				continue
+			}
+			if ok {
 				top.vals[f.Name] = val
 				top.pos[f.Name] = p.pos(v)
 			}
@@ -161,12 +176,12 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		if len(fields) == 0 {
 			p.errorf(root, "fields: list at least one field")
 		}
-		dup := map[string]bool{}
-		for _, f := range fields {
-			if dup[f] {
-				p.errs = append(p.errs, &ConfigError{Pos: top.pos[KeyFields], Msg: fmt.Sprintf("fields: %q is listed twice", f)})
+		var err error
+		cfg.fields, cfg.vectors, err = ExpandFields(fields)
+		if err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				p.errs = append(p.errs, &ConfigError{Pos: top.pos[KeyFields], Msg: "fields: " + e.Error()})
 			}
-			dup[f] = true
 		}
 	}
 	cfg.Top = top

@@ -10,8 +10,12 @@ import (
 type Env struct {
 	// Name and Site are the pipeline's name and site (top-level keys).
 	Name, Site string
-	// Fields are the pipeline's field names; Record.Values[i] is Fields[i].
+	// Fields are the pipeline's field names, vector fields expanded; Record.Values[i] is
+	// Fields[i].
 	Fields []string
+	// Vectors are the pipeline's vector fields (entries name[N] of the fields list), each
+	// a run of Fields that a decoder fills from one payload array.
+	Vectors []Vector
 	// Dir is the folder of the config file; relative paths in a config resolve from it.
 	Dir string
 	// Log is the pipeline's logger.

@@ -85,14 +85,49 @@ type ReplayStats struct {
 // refuses the connection, or a publish fails. When ctx is cancelled it stops publishing,
 // waits up to 5 s for outstanding PUBACKs and returns the stats so far with ctx.Err().
 func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
-	if o.ClientID == "" {
-		o.ClientID = DefaultReplayClientID
-	}
 	if o.Topic == "" {
 		o.Topic = DefaultReplayTopic
 	}
 	if o.Field == "" {
 		o.Field = DefaultReplayField
+	}
+	plan, err := newReplayPlan(o)
+	if err != nil {
+		return ReplayStats{}, err
+	}
+	return Publish(ctx, o, len(plan.order), func(k int, at time.Time) Message {
+		step := plan.order[k]
+		s := &plan.streams[step.stream]
+		row := s.rows[step.row]
+		if o.OnPublish != nil {
+			o.OnPublish(s.stream.Name, s.stream.Times[row], at)
+		}
+		return Message{Topic: s.topic, Payload: plan.payload(s.stream.Times[row], s.stream.Values[row])}
+	})
+}
+
+// Message is one MQTT publish: the topic name (no wildcards) and the payload.
+type Message struct {
+	Topic   string
+	Payload []byte
+}
+
+// Publish connects to o.URL with o's client id and credentials and publishes n messages
+// in order, message k (0 … n−1) built by msg(k, at) when its turn comes, at being the
+// wall-clock time (UTC) of its publish; msg runs on Publish's goroutine. An empty
+// o.ClientID is DefaultReplayClientID; o.QoS, o.Rate
+// (messages per second; 0 = as fast as the broker acknowledges them) and o.Progress
+// apply as for Replay; o.Topic, o.Field, o.Streams and o.OnPublish are not used. At QoS
+// 1 up to ReplayMaxInFlight publishes are outstanding at once, and Publish returns after
+// every PUBACK has arrived.
+//
+// It returns an error when the options are invalid (QoS above 1, a negative or
+// non-finite rate, a bad URL), the broker cannot be reached or
+// refuses the connection, or a publish fails. When ctx is cancelled it stops publishing,
+// waits up to 5 s for outstanding PUBACKs and returns the stats so far with ctx.Err().
+func Publish(ctx context.Context, o ReplayOptions, n int, msg func(k int, at time.Time) Message) (ReplayStats, error) {
+	if o.ClientID == "" {
+		o.ClientID = DefaultReplayClientID
 	}
 	if o.QoS > 1 {
 		return ReplayStats{}, fmt.Errorf("replay: QoS %d is not 0 or 1", o.QoS)
@@ -103,11 +138,6 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 	if err := checkURL(o.URL); err != nil {
 		return ReplayStats{}, fmt.Errorf("replay: %w", err)
 	}
-	plan, err := newReplayPlan(o)
-	if err != nil {
-		return ReplayStats{}, err
-	}
-
 	client := paho.NewClient(paho.NewClientOptions().
 		AddBroker(o.URL).
 		SetClientID(o.ClientID).
@@ -128,9 +158,9 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 	}
 	defer client.Disconnect(disconnectQuiesce)
 
-	acks := newAckCollector(len(plan.order), o.Progress)
+	acks := newAckCollector(n, o.Progress)
 	start := time.Now()
-	for k, step := range plan.order {
+	for k := range n {
 		if o.Rate > 0 {
 			due := start.Add(time.Duration(float64(k) / o.Rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
@@ -143,13 +173,8 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 		if ctx.Err() != nil || !acks.acquire(ctx) {
 			break
 		}
-		s := &plan.streams[step.stream]
-		row := s.rows[step.row]
-		payload := plan.payload(s.stream.Times[row], s.stream.Values[row])
-		if o.OnPublish != nil {
-			o.OnPublish(s.stream.Name, s.stream.Times[row], time.Now())
-		}
-		acks.add(client.Publish(s.topic, o.QoS, false, payload), len(payload))
+		m := msg(k, time.Now().UTC())
+		acks.add(client.Publish(m.Topic, o.QoS, false, m.Payload), len(m.Payload))
 	}
 	stats, err := acks.wait(ctx)
 	if err == nil {
