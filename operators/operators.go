@@ -53,15 +53,23 @@ type featureFunc struct {
 // given the width before it (-1: no earlier stage sets Features).
 func (f featureFunc) FeatureWidth(in int) (int, error) { return f.width(in) }
 
-// send writes rec to out, or returns ctx.Err() when ctx is cancelled first.
+// send writes rec to out, or returns ctx.Err() when ctx is cancelled first; with the
+// context Run was given it counts the record in the stage's edgepipe_stage_records_total
+// (pipeline.Emit). Every operator of this package writes its records with it, hence
+// implements pipeline.Emitter.
 func send(ctx context.Context, out chan<- *pipeline.Record, rec *pipeline.Record) error {
-	select {
-	case out <- rec:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pipeline.Emit(ctx, out, rec)
 }
+
+// EmitsCounted implements pipeline.Emitter (the per-record operators: clean, normalize,
+// fill, window).
+func (recordFunc) EmitsCounted() {}
+
+// EmitsCounted implements pipeline.Emitter.
+func (*Decode) EmitsCounted() {}
+
+// EmitsCounted implements pipeline.Emitter.
+func (*Infer) EmitsCounted() {}
 
 // OptionError is a bad option given to a constructor (NewDecode, NewWindow …): Field is
 // the config field name, so Build can report it at that field's position in the file.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,17 +20,27 @@ type Pipeline struct {
 	sink      Sink
 	forwarder Forwarder
 	ready     <-chan struct{}
+	// stages are the edgepipe_stage_records_total labels of the operators (stageNames).
+	stages []string
+	// checkers and reloaders are the components that implement HealthChecker and
+	// Reloader, kept apart from the fields Close clears so that Readiness and Reload may
+	// run concurrently with Run.
+	checkers  []HealthChecker
+	reloaders []Reloader
+	// state is the lifecycle state (stateBuilt … stateStopped) that Readiness reports.
+	state atomic.Int32
 }
 
 // Build constructs every component of cfg in dependency order (summarizer, operators,
 // store, output, input). env supplies the logger, metrics and hooks; its Name, Site,
-// Fields and Summarizer are filled from cfg. Build does not connect to brokers or
+// Fields, Vectors and Summarizer are filled from cfg. Build does not connect to brokers or
 // servers; Run does. It returns ConfigErrors holding every component's configuration
 // errors at once, or the first other error.
 func Build(cfg *Config, env Env) (*Pipeline, error) {
 	env.Name = cfg.Top.String(KeyName)
 	env.Site = cfg.Top.String(KeySite)
 	env.Fields = cfg.Fields()
+	env.Vectors = cfg.Vectors()
 	if env.Log == nil {
 		env.Log = slog.Default()
 	}
@@ -39,6 +50,7 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 	if env.Shared == nil {
 		env.Shared = new(sync.Map)
 	}
+	env.Hooks.Committed = observeCommits(env.Metrics, env.Hooks.Committed)
 	p := &Pipeline{cfg: cfg, env: &env}
 	var errs ConfigErrors
 	build := func(c *Conf) any {
@@ -99,7 +111,27 @@ func Build(cfg *Config, env Env) (*Pipeline, error) {
 		p.Close()
 		return nil, errs
 	}
+	p.collect()
 	return p, nil
+}
+
+// collect names the stages and notes the components that report their health or can
+// reload, in the order source, operators, store, output.
+func (p *Pipeline) collect() {
+	p.stages = stageNames(p.cfg.Pipeline)
+	comps := []any{p.source}
+	for _, op := range p.ops {
+		comps = append(comps, op)
+	}
+	comps = append(comps, p.sink, p.forwarder)
+	for _, c := range comps {
+		if h, ok := c.(HealthChecker); ok {
+			p.checkers = append(p.checkers, h)
+		}
+		if r, ok := c.(Reloader); ok {
+			p.reloaders = append(p.reloaders, r)
+		}
+	}
 }
 
 // Env returns the environment the components were built with.
@@ -125,6 +157,8 @@ func (p *Pipeline) Outbox() Outbox {
 // Run returns nil after a clean drain, or the first error that stopped a stage. The
 // components are closed when Run returns.
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.state.Store(stateRunning)
+	defer p.state.Store(stateStopped)
 	defer p.Close()
 	log := p.env.Log
 	hard, hardCancel := context.WithCancel(context.Background())
@@ -140,12 +174,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	failed := make(chan error, len(p.ops))
 	sinkDone := make(chan error, 1)
 	go func() { sinkDone <- p.sink.Run(hard, chans[len(p.ops)]) }()
+	p.env.Metrics.StageRecords.WithLabelValues(stageStore)
 	for i, op := range p.ops {
+		// Each operator's records count in edgepipe_stage_records_total: in Emit for an
+		// Emitter, else in a relay between its output and the next stage's input.
+		count := p.env.Metrics.StageRecords.WithLabelValues(p.stages[i])
+		octx, out := hard, chans[i+1]
+		if _, ok := op.(Emitter); ok {
+			octx = context.WithValue(hard, stageCounterKey{}, count)
+		} else {
+			out = make(chan *Record, handoff)
+			go relay(hard, out, chans[i+1], count)
+		}
 		go func() {
-			if err := op.Run(hard, chans[i], chans[i+1]); err != nil && hard.Err() == nil {
+			if err := op.Run(octx, chans[i], out); err != nil && hard.Err() == nil {
 				failed <- fmt.Errorf("%s: %w", p.cfg.Pipeline[i].Spec.Name, err)
 			}
-			close(chans[i+1])
+			close(out)
 		}()
 	}
 	fctx, fcancel := context.WithCancel(context.Background())
@@ -191,6 +236,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		<-srcDone
 	}
+	p.state.Store(stateDraining)
 	drain := p.cfg.Top.Duration(KeyDrainTimeout)
 	dctx, dcancel := context.WithTimeout(context.Background(), drain)
 	defer dcancel()

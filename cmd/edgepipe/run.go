@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,29 +15,63 @@ import (
 )
 
 func runCmd(lf *logFlags) *cobra.Command {
-	var file, metrics string
+	var file, metrics, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
-		Short: "Run a pipeline file until SIGINT or SIGTERM, then drain and exit 0",
+		Short: "Run a pipeline file until SIGINT or SIGTERM, then drain and exit 0; SIGHUP reloads the model files and the log level",
+		Long: `Run a pipeline file until SIGINT or SIGTERM, then drain (commit, ack, forward the
+outbox) and exit 0.
+
+SIGHUP reloads what can change safely while readings flow: the model files (weights,
+scalers, thresholds; swapped between two inference batches) and the file's log_level.
+Every other key changed in the file is logged as needing a restart.
+
+--metrics ADDR serves /metrics (Prometheus), /healthz (liveness) and /readyz (200 only
+when MQTT is connected and subscribed, the store commits, and NATS is connected or the
+outbox is under ready_outbox_limit; 503 with the failing checks otherwise). An ADDR that
+gives only a port (":9464") listens on 127.0.0.1; name a host (0.0.0.0:9464) to listen
+on the network. --pprof ADDR serves the Go profiler at /debug/pprof/ the same way.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := lf.logger()
+			hup, stopHUP := notifyHUP()
+			defer stopHUP()
+			lg, err := lf.setup()
 			if err != nil {
 				return err
 			}
-			p, err := buildFile(file, pipeline.Env{Log: log})
+			defer lg.limit.Flush()
+			cfg, err := pipeline.Load(file)
+			if err != nil {
+				return printConfigErrors(err)
+			}
+			lg.redact.add(cfg.Secrets()...)
+			lg.level.Set(lg.configLevel(cfg))
+			log := lg.Logger
+			p, err := pipeline.Build(cfg, pipeline.Env{Log: log, Dir: filepath.Dir(file)})
 			if err != nil {
 				return printConfigErrors(err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if metrics != "" {
-				srv, err := serveMetrics(metrics, p.Env().Metrics)
+			hctx, hstop := context.WithCancel(context.Background())
+			defer hstop()
+			(&hupReloader{file: file, running: cfg, p: p, lg: lg}).watch(hctx, hup)
+			for _, s := range []struct {
+				flag, addr, what, path string
+				h                      http.Handler
+			}{
+				{"--metrics", metrics, "metrics", "/metrics", statusHandler(p)},
+				{"--pprof", pprofAddr, "pprof", "/debug/pprof/", pprofHandler()},
+			} {
+				if s.addr == "" {
+					continue
+				}
+				srv, err := listen(s.addr, s.h)
 				if err != nil {
 					p.Close()
-					return err
+					return fmt.Errorf("%s: %w", s.flag, err)
 				}
 				defer srv.Close()
-				log.Info("metrics", "url", "http://"+srv.Addr+"/metrics")
+				log.Info(s.what, "url", "http://"+srv.Addr+s.path)
 			}
 			log.Info("pipeline started", "config", file, "name", p.Env().Name, "site", p.Env().Site)
 			if err := p.Run(ctx); err != nil {
@@ -52,22 +82,10 @@ func runCmd(lf *logFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file (YAML)")
-	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9464 (off by default)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve /metrics, /healthz and /readyz on this address, e.g. :9464 (port only: 127.0.0.1) or 0.0.0.0:9464 (off by default)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve the Go profiler at /debug/pprof/ on this address, e.g. :6060 (port only: 127.0.0.1); off by default")
 	cmd.MarkFlagRequired("config")
 	return cmd
-}
-
-// serveMetrics serves m's registry at http://addr/metrics until the server is closed.
-func serveMetrics(addr string, m *pipeline.Metrics) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return srv, nil
 }
 
 // buildFile loads, validates and builds a pipeline file; relative paths in it resolve

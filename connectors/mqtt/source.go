@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -282,9 +283,11 @@ type Source struct {
 	drain     chan struct{}
 	drainOnce sync.Once
 	closeOnce sync.Once
-	// ready is closed after the first successful subscription.
-	ready     chan struct{}
-	readyOnce sync.Once
+	// ready is closed after the first successful subscription; subscribed is true from
+	// each successful subscription until the connection is lost (Health).
+	ready      chan struct{}
+	readyOnce  sync.Once
+	subscribed atomic.Bool
 
 	// presence is the expanded presence topic ("" = off); stopAnnounce ends the
 	// heartbeat (presence.go).
@@ -348,9 +351,11 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 		SetMaxReconnectInterval(o.ConnectRetry).
 		SetConnectRetry(false). // the first connection is retried by Run, which can tell a refusal from an outage
 		SetConnectTimeout(10 * time.Second).
+		SetCustomOpenConnectionFn(dial). // buffered reads, coalesced acks (bufconn.go)
 		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.subscribed.Store(false)
 			s.setConnected(0)
 			s.log.Warn("mqtt connection lost; reconnecting", "err", err)
 			s.noteLoss()
@@ -522,6 +527,7 @@ func (s *Source) onConnect(c paho.Client) {
 		}
 	}
 	s.log.Info("mqtt subscribed", "url", s.url, "topics", s.opts.Topics, "qos", s.opts.QoS)
+	s.subscribed.Store(true)
 	s.readyOnce.Do(func() { close(s.ready) })
 }
 
@@ -578,6 +584,7 @@ func (s *Source) Close() error {
 		close(s.stopAnnounce)
 		s.publishPresence(presenceOffline) // a clean DISCONNECT does not fire the will
 		s.client.Disconnect(disconnectQuiesce)
+		s.subscribed.Store(false)
 		s.setConnected(0)
 	})
 	return nil

@@ -37,6 +37,7 @@ const (
 	fieldKeyFile         = "key_file"
 	fieldModelFile       = "model_file"
 	fieldModelBucket     = "model_bucket"
+	fieldReadyOutbox     = "ready_outbox_limit"
 )
 
 // Defaults shared by the forwarder and the subscriber.
@@ -58,6 +59,8 @@ const (
 	pollInterval = time.Second
 	// removeTimeout bounds Remove after acks when the run context is already cancelled.
 	removeTimeout = 5 * time.Second
+	// DefaultReadyOutboxLimit is the default of ready_outbox_limit (summaries).
+	DefaultReadyOutboxLimit = 1000
 )
 
 func init() {
@@ -83,6 +86,7 @@ func init() {
 			{Name: fieldCertFile, Type: pipeline.TypeString, Description: "PEM client certificate for servers that verify clients (--tlsverify), relative to the config file. Needs key_file."},
 			{Name: fieldKeyFile, Type: pipeline.TypeString, Description: "PEM private key of cert_file, relative to the config file."},
 			{Name: fieldModelFile, Type: pipeline.TypeString, Description: "Model sync: the model file (relative to the config file; normally the infer operator's model) to keep equal to the site's model pushed with `edgepipe model push`. A pushed model is checked (valid, same kind, features and window) and written over the file atomically; infer's file watch then swaps it in. Empty = off. Needs jetstream."},
+			{Name: fieldReadyOutbox, Type: pipeline.TypeInt, Default: DefaultReadyOutboxLimit, Min: pipeline.AtLeast(0), Description: "Readiness (/readyz of edgepipe run --metrics): while NATS is not connected the output still counts as ready as long as the outbox holds fewer summaries than this (the uplink is allowed to be flaky); 0 = not ready whenever NATS is not connected."},
 			{Name: fieldModelBucket, Type: pipeline.TypeString, Default: DefaultModelBucket, Description: "JetStream object store bucket of pushed models, one object per site named after the site (created when missing); it keeps the latest push, which a gateway that was offline gets when it reconnects."},
 		},
 		Build: build,
@@ -108,6 +112,7 @@ type config struct {
 	modelFile       string // resolved path; "" = no model sync
 	modelBucket     string
 	site            string // the model object's name
+	readyOutbox     int    // ready_outbox_limit
 }
 
 func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
@@ -130,6 +135,7 @@ func build(c *pipeline.Conf, env *pipeline.Env) (any, error) {
 		modelFile:       env.Path(c.String(fieldModelFile)),
 		modelBucket:     c.String(fieldModelBucket),
 		site:            env.Site,
+		readyOutbox:     c.Int(fieldReadyOutbox),
 	}
 	if err := validURLs(cfg.url); err != nil {
 		return nil, c.Errorf(fieldURL, "%v", err)

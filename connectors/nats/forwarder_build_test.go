@@ -49,7 +49,7 @@ func TestBuildDefaults(t *testing.T) {
 	want := config{
 		url: "nats://127.0.0.1:4222", prefix: "edgepipe", stream: "EDGEPIPE", jetstream: true, format: "msgpack",
 		duplicateWindow: time.Hour, maxPending: 256, retryMax: 30 * time.Second, name: "edgepipe-test-plant-1",
-		modelBucket: DefaultModelBucket, site: "plant-1",
+		modelBucket: DefaultModelBucket, site: "plant-1", readyOutbox: DefaultReadyOutboxLimit,
 	}
 	if f.cfg != want {
 		t.Fatalf("config\n got %+v\nwant %+v", f.cfg, want)
