@@ -33,7 +33,10 @@ func dsn(path string, q url.Values) (string, error) {
 // openWriter opens (creating when missing) the database at path for the sink: one
 // connection, WAL journal, BEGIN IMMEDIATE transactions, and the schema migrated to the
 // latest version. A new file is created with mode 0600 before SQLite opens it, and
-// SQLite gives the -wal and -shm files the database file's mode.
+// SQLite gives the -wal and -shm files the database file's mode. A new database gets
+// auto_vacuum = INCREMENTAL (it can only be set before the first table), so that
+// retention can give pruned pages back to the file system; an existing one keeps its
+// mode (see convertAutoVacuum).
 func openWriter(ctx context.Context, path, synchronous string, busy time.Duration) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -51,6 +54,7 @@ func openWriter(ctx context.Context, path, synchronous string, busy time.Duratio
 	q.Set("mode", "rwc")
 	q.Set("_txlock", "immediate")
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	q.Set("_auto_vacuum", "INCREMENTAL")
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", synchronous)
 	name, err := dsn(path, q)

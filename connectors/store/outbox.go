@@ -11,11 +11,15 @@ import (
 )
 
 // outbox is the pipeline.Outbox of a Sink: the outbox table, whose rows hold msgpack
-// summaries in creation (id) order.
+// summaries in creation (id) order, bounded by limit rows (0 = no limit) with the full
+// policy full (see queue).
 type outbox struct {
 	db      *sql.DB
+	gate    *writeGate
 	metrics *pipeline.Metrics
 	notify  chan struct{}
+	limit   int
+	full    string
 }
 
 // Pending returns up to limit entries, oldest (lowest id) first, with their payloads
@@ -47,34 +51,59 @@ func (o *outbox) Pending(ctx context.Context, limit int) ([]pipeline.OutboxEntry
 	return out, rows.Err()
 }
 
-// Remove deletes the entries with the given ids (acknowledged by the cloud side) in one
-// transaction; unknown ids are ignored.
+// Remove deletes the entries with the given ids (acknowledged by the cloud side) and,
+// in the same transaction, queues summaries waiting for the room this frees (see
+// queue); unknown ids are ignored. It waits for room under the size limit like every
+// write (writeGate).
 func (o *outbox) Remove(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	tx, err := o.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	del, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE id = ?`)
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	for _, id := range ids {
-		if _, err := del.ExecContext(ctx, id); err != nil {
-			tx.Rollback()
+	var q queueResult
+	page := o.gate.page()
+	need := pagesFor(int64(len(ids))*summaryRowBytes, int64(len(ids))*64, int64(len(ids)), 16, page) + queuePages(0, 0, page)
+	err := o.gate.do(ctx, o.db, need, func() (err error) {
+		tx, err := o.db.BeginTx(ctx, nil)
+		if err != nil {
 			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		defer func() {
+			if err != nil {
+				tx.Rollback()
+			}
+		}()
+		del, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := del.ExecContext(ctx, id); err != nil {
+				return err
+			}
+		}
+		if q, err = o.queue(ctx, tx, queueRows, queueBytes); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
 		return err
 	}
-	if n, err := o.Len(ctx); err == nil {
-		o.metrics.OutboxDepth.Set(float64(n))
-	}
+	o.queued(ctx, q)
 	return nil
+}
+
+// queued counts what a committed queue step did, signals Notify when it queued
+// summaries, and refreshes the outbox gauges (refreshGauges).
+func (o *outbox) queued(ctx context.Context, q queueResult) {
+	o.metrics.OutboxDropped.Add(float64(q.dropped))
+	if q.queued > 0 {
+		select {
+		case o.notify <- struct{}{}:
+		default:
+		}
+	}
+	o.refreshGauges(ctx)
 }
 
 // Len returns the number of entries waiting.

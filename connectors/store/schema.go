@@ -61,6 +61,13 @@ var migrations = []string{
 		payload BLOB    NOT NULL,
 		created INTEGER NOT NULL
 	);`,
+	// Version 2: retention. summaries.queued is 1 once the summary has its outbox row
+	// (sent or waiting to be), 0 while it waits for room in a full outbox (outbox_full:
+	// refuse); the summaries of version 1 were all queued. summaries_waiting finds the
+	// waiting ones, summaries_created the ones to prune by age.
+	`ALTER TABLE summaries ADD COLUMN queued INTEGER NOT NULL DEFAULT 1;
+	CREATE INDEX summaries_waiting ON summaries (id) WHERE queued = 0;
+	CREATE INDEX summaries_created ON summaries (created);`,
 }
 
 // schemaVersion returns the database's schema version, 0 when it has none.

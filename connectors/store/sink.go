@@ -31,14 +31,24 @@ const (
 // (pipeline.OutboxProvider).
 type Sink struct {
 	db      *sql.DB
+	path    string
 	env     *pipeline.Env
 	log     *slog.Logger
 	metrics *pipeline.Metrics
 	batch   int
 	outbox  *outbox
+	// gate serializes writes and enforces the size limit; pruneDB is the pruner's
+	// connection (nil without retention limits).
+	gate      *writeGate
+	retention Retention
+	pruneDB   *sql.DB
 
 	insInference, insDeadLetter *sql.Stmt
 	selStored, selConflict      *sql.Stmt
+	// rows inserts the runs of readings known to be new; pending is the run being
+	// gathered by commitTx.
+	rows    *rowInserter
+	pending []*pipeline.Record
 
 	// latestTs is, per device seen since the start, an upper bound of the latest event
 	// time (ns) stored: a reading after it cannot conflict with a stored one, so only a
@@ -57,9 +67,11 @@ type commitCounts struct {
 }
 
 // New opens (creating when missing, mode 0600) and migrates the database at opts.Path and
-// returns a sink writing to it. env supplies the Summarizer, Hooks, Metrics, Site and Log;
-// a nil Metrics or Log is replaced by a private one. Errors: an invalid option, a file
-// that cannot be created or opened, or a schema newer than this package.
+// returns a sink writing to it, with opts.Retention applied while it runs (see
+// setupRetention). env supplies the Summarizer, Hooks, Metrics, Site, Fields and Log; a
+// nil Metrics or Log is replaced by a private one. Errors: an invalid option, a file that
+// cannot be created or opened, a schema newer than this package, or a size limit too
+// small for the database's page size.
 func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -67,7 +79,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	if env == nil {
 		env = &pipeline.Env{}
 	}
-	s := &Sink{env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch, latestTs: map[string]int64{}}
+	s := &Sink{path: opts.Path, env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch, retention: opts.Retention, latestTs: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -93,10 +105,17 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 			return nil, err
 		}
 	}
-	s.outbox = &outbox{db: db, metrics: s.metrics, notify: make(chan struct{}, 1)}
-	if n, err := s.outbox.Len(ctx); err == nil {
-		s.metrics.OutboxDepth.Set(float64(n))
+	if s.rows, err = newRowInserter(ctx, db); err != nil {
+		s.Close()
+		return nil, err
 	}
+	if err := s.setupRetention(ctx, opts); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+	}
+	s.outbox = &outbox{db: db, gate: s.gate, metrics: s.metrics, notify: make(chan struct{}, 1),
+		limit: opts.Retention.OutboxMaxRows, full: opts.Retention.OutboxFull}
+	s.outbox.refreshGauges(ctx)
 	s.metrics.StoreHealthy.Set(1)
 	return s, nil
 }
@@ -110,20 +129,34 @@ func (s *Sink) Close() error {
 		return nil // built for a dry run
 	}
 	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict} {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
+	}
+	if s.rows != nil {
+		s.rows.close()
+	}
+	if s.pruneDB != nil {
+		s.pruneDB.Close()
 	}
 	return s.db.Close()
 }
 
-// Run first rebuilds the open windows from the database (see restore), then commits the
-// records read from in with dynamic batching: it blocks for one record, then takes
-// whatever else is already waiting, up to Options.Batch records, without waiting for
-// more. Per batch it runs one transaction, and only after the commit does it call Done on
-// every record (a redelivered duplicate too, since it is stored). A failed transaction is
+// Run first starts retention (startRetention: a database created before it is converted
+// once, then the pruner runs until Run returns) and rebuilds the open windows from the
+// database (see restore), then commits the records read from in with dynamic batching:
+// it blocks for one record, then takes whatever else is already waiting, up to
+// Options.Batch records, without waiting for more. Per batch it runs one transaction,
+// and only after the commit does it call Done on every record (a redelivered duplicate too, since it is stored). A failed transaction is
 // retried with exponential backoff and its records are not acked meanwhile. When in is
 // closed it writes the summaries of Summarizer.Drain and returns nil; when ctx is
 // cancelled it returns ctx's error, leaving uncommitted records unacked.
 func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
+	stop, err := s.startRetention(ctx)
+	if err != nil {
+		return fmt.Errorf("store: retention: %w", err)
+	}
+	defer stop()
 	if err := s.restore(ctx); err != nil {
 		return fmt.Errorf("store: rebuild open windows: %w", err)
 	}
@@ -153,8 +186,10 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
 				break fill
 			}
 		}
-		if err := s.process(ctx, batch); err != nil {
-			return err
+		for _, part := range s.parts(batch) {
+			if err := s.process(ctx, part); err != nil {
+				return err
+			}
 		}
 		if !open {
 			return s.drain(ctx)
@@ -201,14 +236,31 @@ func (s *Sink) drain(ctx context.Context) error {
 	return s.summarize(ctx, s.env.Summarizer.Drain())
 }
 
-// commit stores one batch in one transaction: live records into inferences (INSERT OR
+// commit stores one batch in one transaction (commitTx), once the writeGate admits it.
+func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, n commitCounts, err error) {
+	var need int64 // the pages it may write, estimated only for a size limit (a map per batch)
+	if s.gate.budget != nil {
+		need = recordsPages(batch, s.late(), s.gate.page())
+	}
+	err = s.gate.do(ctx, s.db, need, func() error {
+		var e error
+		committed, n, e = s.commitTx(ctx, batch)
+		return e
+	})
+	return committed, n, err
+}
+
+// commitTx stores one batch in one transaction: live records into inferences (INSERT OR
 // IGNORE: a redelivered reading is a no-op), dead letters into dead_letters. When the
 // Summarizer is a pipeline.LateChecker, each live record is first checked, in batch
 // order, and a late one is dead-lettered with the checker's reason (unless it is a
 // redelivery of a reading stored before its window closed: a duplicate). It returns the
 // records newly stored (live and dead, in batch order), the number of duplicates and of
-// conflicting readings (see commitCounts).
-func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, n commitCounts, err error) {
+// conflicting readings (see commitCounts). A reading after the latest one stored for its
+// device (latestTs; the usual case) can be neither a duplicate nor a conflict: such
+// readings are inserted in runs, with multi-row statements (rowInserter), the others one
+// by one.
+func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, n commitCounts, err error) {
 	start := time.Now()
 	now := start.UnixNano()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -226,12 +278,16 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 	conflict := tx.StmtContext(ctx, s.selConflict)
 	lc, _ := s.env.Summarizer.(pipeline.LateChecker)
 	var vals []byte
+	s.pending = s.pending[:0]
 	for _, r := range batch {
 		if !r.Dead() && (r.Device == "" || r.Time.IsZero()) {
 			r.Fail("store: reading without a device or an event time (does the pipeline start with a decode operator?)")
 		}
 		if lc != nil && !r.Dead() {
 			if reason, late := lc.CheckLate(r); late {
+				if e := s.flush(ctx, tx, now); e != nil { // the lookup must see the run
+					return nil, n, e
+				}
 				var had bool
 				if e := stored.QueryRowContext(ctx, r.Device, r.Time.UnixNano(), valuesHash(r.Values)).Scan(&had); e != nil {
 					return nil, n, fmt.Errorf("late reading: %w", e)
@@ -267,7 +323,7 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 			committed = append(committed, r)
 			continue
 		}
-		ts, vh := r.Time.UnixNano(), valuesHash(r.Values)
+		ts := r.Time.UnixNano()
 		latest, known := s.latestTs[r.Device]
 		if !known { // the first reading of the device since the start
 			var last sql.NullInt64
@@ -276,6 +332,21 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 			}
 			latest, known = last.Int64, last.Valid
 		}
+		if !known || ts > latest {
+			// After every reading stored for the device: not stored yet, and no stored
+			// reading at its time to conflict with. It joins the run of new readings
+			// that flush inserts together.
+			s.latestTs[r.Device] = ts
+			s.pending = append(s.pending, r)
+			committed = append(committed, r)
+			continue
+		}
+		// At or before the device's latest reading: a redelivery or a reading out of
+		// order, looked up one by one (after the run before it is stored).
+		if e := s.flush(ctx, tx, now); e != nil {
+			return nil, n, e
+		}
+		vh := valuesHash(r.Values)
 		vals = appendValues(vals[:0], r.Values)
 		res, e := ins.ExecContext(ctx, r.Device, ts, vh, string(vals),
 			nullScore(r.Score), r.Anomaly, nullString(r.Label), r.Model, r.Topic, unixNano(r.Received), now)
@@ -290,20 +361,18 @@ func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed 
 			n.dups++
 			continue
 		}
-		if known && ts <= latest {
-			var had bool
-			if e := conflict.QueryRowContext(ctx, r.Device, ts, vh).Scan(&had); e != nil {
-				return nil, n, fmt.Errorf("conflicting reading: %w", e)
-			}
-			if had {
-				n.conflicts++
-			}
+		var had bool
+		if e := conflict.QueryRowContext(ctx, r.Device, ts, vh).Scan(&had); e != nil {
+			return nil, n, fmt.Errorf("conflicting reading: %w", e)
 		}
-		if !known || ts > latest {
-			latest = ts
+		if had {
+			n.conflicts++
 		}
 		s.latestTs[r.Device] = latest
 		committed = append(committed, r)
+	}
+	if err = s.flush(ctx, tx, now); err != nil {
+		return nil, n, err
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, n, err

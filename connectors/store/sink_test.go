@@ -280,8 +280,12 @@ func TestSinkFileModeWALAndSchemaVersion(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if len(versions) != 1 || versions[0] != 1 {
-		t.Fatalf("schema_migrations versions %v, want [1]", versions)
+	if len(versions) != 2 || versions[0] != 1 || versions[1] != 2 {
+		t.Fatalf("schema_migrations versions %v, want [1 2]", versions)
+	}
+	var av int
+	if err := s.db.QueryRow(`PRAGMA auto_vacuum`).Scan(&av); err != nil || av != autoVacuumIncremental {
+		t.Fatalf("auto_vacuum = %d (%v), want 2 (INCREMENTAL) for a new file", av, err)
 	}
 }
 

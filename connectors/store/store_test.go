@@ -37,8 +37,8 @@ func TestBuildFromConfig(t *testing.T) {
 	defer s.Close()
 	var _ pipeline.Sink = s
 	var _ pipeline.OutboxProvider = s
-	if s.batch != 512 {
-		t.Fatalf("batch = %d, want the default 512", s.batch)
+	if s.batch != 1024 {
+		t.Fatalf("batch = %d, want the default 1024", s.batch)
 	}
 	var sync int
 	if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
