@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -311,6 +312,15 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger) (*demoReport,
 	}
 	if lost := int64(stats.Published) - counts.committed(); lost > 0 {
 		r.lost = lost
+	}
+	// The plots go beside the database: <db without extension>-report/.
+	if r.db.Inferences > 0 {
+		plots, err := writePlotReport(context.Background(), reportOptions{db: o.db, out: strings.TrimSuffix(o.db, filepath.Ext(o.db)) + "-report",
+			model: o.model, labels: "nab", width: defaultPlotWidth, panelHeight: defaultPanelHeight})
+		if err != nil {
+			return nil, fmt.Errorf("plots: %w", err)
+		}
+		r.plots = plots.index
 	}
 	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,7 +34,8 @@ func oneStream(t *testing.T, name string) string {
 // checkDemo replays one real stream through the whole pipeline and checks delivery:
 // every published reading is stored exactly once, the summaries' counts add up to the
 // stored readings, the subscriber received every summary exactly once, and the outbox
-// is empty at the end. The run's debug log and its report are written to out.
+// is empty at the end, and the plots the report names exist. The run's debug log and its
+// report are written to out.
 func checkDemo(t *testing.T, o demoOptions, out io.Writer) {
 	const stream = "ec2_request_latency_system_failure"
 	o.data = oneStream(t, stream)
@@ -46,7 +48,17 @@ func checkDemo(t *testing.T, o demoOptions, out io.Writer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.print(out)
+	var printed bytes.Buffer
+	r.print(io.MultiWriter(out, &printed))
+	// The report names the plots' index, beside the database, with the stream's picture.
+	if want := filepath.Join(tmp, "edgepipe-report", "index.html"); r.plots != want || !regexp.MustCompile(`(?m)^  plots +`+regexp.QuoteMeta(want)+` `).MatchString(printed.String()) {
+		t.Fatalf("plots %q, want %s named in the report:\n%s", r.plots, want, printed.String())
+	}
+	for _, f := range []string{r.plots, filepath.Join(tmp, "edgepipe-report", stream+".png")} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
 
 	streams, err := datasets.ReadNABDir(o.data)
 	if err != nil {

@@ -46,6 +46,9 @@ type demoReport struct {
 	span    time.Duration
 	// lost counts published readings that were never committed.
 	lost int64
+	// plots is the index.html of the PNG plots of every stream (writePlotReport); "" when
+	// nothing was stored.
+	plots string
 }
 
 func buildReport(ctx context.Context, in reportInput) (*demoReport, error) {
@@ -129,6 +132,9 @@ func (r *demoReport) print(w io.Writer) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  file\t%s\n", r.in.dbPath)
+	if r.plots != "" {
+		fmt.Fprintf(tw, "  plots\t%s (values, scores, threshold, detections and NAB's labelled windows of every stream)\n", r.plots)
+	}
 	fmt.Fprintf(tw, "  model\t%s version %s (%s: %s), window %d\n", meta.Name, meta.Version, how, r.in.modelPath, meta.Window)
 	fmt.Fprintf(tw, "  readings\tpublished %d, stored %d, dead-lettered %d", r.in.published, c.stored.Load(), c.dead.Load())
 	if n := c.redelivered.Load(); n > 0 {
