@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepipe/edgepipe/connectors/embedded"
 	"github.com/edgepipe/edgepipe/connectors/store"
 )
 
@@ -187,4 +188,23 @@ func dbCounts(t *testing.T, path string) store.Counts {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// startEmbedded starts the embedded MQTT broker (loopback, free port) and NATS server
+// with JetStream (its store in a new temporary folder), both closed when the test ends,
+// and returns them with a temporary folder for the test's files.
+func startEmbedded(t *testing.T) (*embedded.MQTTBroker, *embedded.NATSServer, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	broker, err := embedded.StartMQTT("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { broker.Close() })
+	ns, err := embedded.StartNATS(filepath.Join(tmp, "nats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	return broker, ns, tmp
 }

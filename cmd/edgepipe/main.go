@@ -30,19 +30,13 @@ func (l *logFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
 }
 
+// logger returns the command's logger (see setup).
 func (l *logFlags) logger() (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+	lg, err := l.setup()
+	if err != nil {
+		return nil, err
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch l.format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", l.format)
+	return lg.Logger, nil
 }
 
 func main() {
@@ -54,7 +48,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	lf.register(root)
-	root.AddCommand(runCmd(&lf), lintCmd(), demoCmd(&lf), trainCmd(), evalCmd(), replayCmd(), queryCmd(), subscribeCmd(), modelCmd(), configCmd(), versionCmd(), benchCmd(&lf))
+	root.AddCommand(runCmd(&lf), lintCmd(), demoCmd(&lf), trainCmd(), evalCmd(), replayCmd(), queryCmd(), subscribeCmd(), modelCmd(), configCmd(), versionCmd(), benchCmd(&lf), reportCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepipe/edgepipe/connectors/embedded"
 	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 	"github.com/edgepipe/edgepipe/connectors/store"
 	"github.com/edgepipe/edgepipe/datasets"
@@ -22,17 +21,7 @@ import (
 // the pushed model's; a corrupt file is refused by push.
 func TestRunModelPushHotSwap(t *testing.T) {
 	bin := buildBinary(t)
-	broker, err := embedded.StartMQTT("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	tmp := t.TempDir()
-	ns, err := embedded.StartNATS(filepath.Join(tmp, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	broker, ns, tmp := startEmbedded(t)
 
 	// Model A is the shipped model; B is A with other thresholds, so another version.
 	a, err := models.Load("../../configs/demo.model")

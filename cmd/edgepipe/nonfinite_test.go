@@ -14,7 +14,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/edgepipe/edgepipe/connectors/embedded"
 	natsconn "github.com/edgepipe/edgepipe/connectors/nats"
 	"github.com/edgepipe/edgepipe/connectors/store"
 	"github.com/edgepipe/edgepipe/models"
@@ -28,17 +27,7 @@ import (
 // is stored with its wire values; "tiny" readings are not scored (no model version), no
 // score in the database is ±Inf, and no summary carries a non-finite number.
 func TestNonFiniteMadeInPreprocessingGoesNowhere(t *testing.T) {
-	tmp := t.TempDir()
-	broker, err := embedded.StartMQTT("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	ns, err := embedded.StartNATS(filepath.Join(tmp, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	broker, ns, tmp := startEmbedded(t)
 
 	model, err := models.NewDense([]int{2, 2}, []models.Activation{models.ActLinear}, 1)
 	if err != nil {

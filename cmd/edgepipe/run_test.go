@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepipe/edgepipe/connectors/embedded"
 	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 	"github.com/edgepipe/edgepipe/datasets"
 	"github.com/edgepipe/edgepipe/models"
@@ -18,17 +17,7 @@ import (
 // the rest: every reading exactly once over the two runs, and the outbox empty.
 func TestRunSIGTERMUnderLoadDrainsAndLosesNothing(t *testing.T) {
 	bin := buildBinary(t)
-	broker, err := embedded.StartMQTT("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	tmp := t.TempDir()
-	ns, err := embedded.StartNATS(filepath.Join(tmp, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	broker, ns, tmp := startEmbedded(t)
 
 	dir := oneStream(t, "ec2_request_latency_system_failure")
 	streams, err := datasets.ReadNABDir(dir)
