@@ -3,6 +3,7 @@ package operators
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,21 @@ const (
 	TimeFromArrival = "arrival"
 )
 
+// OversizedKept is how many leading bytes of a payload over max_payload its dead letter
+// keeps: a flood of huge messages must not fill the database (nor push its readings out
+// under a size limit).
+const OversizedKept = 1 << 10
+
+// oversizedPayload is what the dead letter of an oversized payload p keeps: its first
+// OversizedKept bytes, then "…[N bytes; sha256 HEX]" (N the full length, HEX the SHA-256
+// of all of p, FIPS 180-4), so that two different payloads never look like one
+// redelivered dead letter and the original can still be matched.
+func oversizedPayload(p []byte) []byte {
+	sum := sha256.Sum256(p)
+	out := append(make([]byte, 0, OversizedKept+100), p[:min(len(p), OversizedKept)]...)
+	return fmt.Appendf(out, "…[%d bytes; sha256 %x]", len(p), sum)
+}
+
 // Defaults of the decode fields max_payload and max_future.
 const (
 	// DefaultMaxPayload is the default largest payload, in bytes (256 KiB).
@@ -98,7 +114,7 @@ func init() {
 			{Name: fieldStrictJSON, Type: pipeline.TypeBool, Default: false,
 				Description: "Reject the non-standard JSON literals NaN, Infinity, -Infinity (and nan, inf, -nan … as C's printf writes them) as invalid JSON; false: they are read as missing values."},
 			{Name: fieldMaxPayload, Type: pipeline.TypeInt, Default: DefaultMaxPayload,
-				Description: "Largest payload in bytes; a larger one is dead-lettered before parsing. 0: no limit."},
+				Description: "Largest payload in bytes; a larger one is dead-lettered before parsing, keeping its first KiB, full size and SHA-256. 0: no limit."},
 			{Name: fieldMaxFuture, Type: pipeline.TypeDuration, Default: DefaultMaxFuture,
 				Description: "Dead-letter a reading whose event time is more than this after its arrival (a sensor clock set in the future would hold its windows' watermark). 0: no limit."},
 			{Name: fieldMaxPast, Type: pipeline.TypeDuration, Default: time.Duration(0),
@@ -353,7 +369,9 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 		rec.Device = dev
 	}
 	if d.maxPayload > 0 && len(rec.Payload) > d.maxPayload {
-		return []*pipeline.Record{rec.Fail(fmt.Sprintf("decode: payload of %d bytes exceeds max_payload %d", len(rec.Payload), d.maxPayload))}
+		rec.Fail(fmt.Sprintf("decode: payload of %d bytes exceeds max_payload %d", len(rec.Payload), d.maxPayload))
+		rec.Payload = oversizedPayload(rec.Payload)
+		return []*pipeline.Record{rec}
 	}
 	v, reason := d.parse(rec.Payload)
 	switch v := v.(type) {

@@ -2,6 +2,8 @@ package operators
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -293,11 +295,17 @@ func TestDecodeMaxPayload(t *testing.T) {
 			t.Errorf("max_payload %d: dead %q values %v", limit, r.DeadLetter, r.Values)
 		}
 	}
-	// The registered default (256 KiB) rejects the 4 MB bombs before any parsing.
+	// The registered default (256 KiB) rejects the 4 MB bombs before any parsing, and their
+	// dead letters keep only the first KiB with the full size and SHA-256.
 	d := buildDecode(t, "{type: decode}")
 	for _, p := range [][]byte{bytes.Repeat([]byte{0x91}, 4<<20), bytes.Repeat([]byte{'['}, 4<<20)} {
-		if r := decodeOne(t, d, "s/a", p); r.DeadLetter != "decode: payload of 4194304 bytes exceeds max_payload 262144" {
+		r := decodeOne(t, d, "s/a", p)
+		if r.DeadLetter != "decode: payload of 4194304 bytes exceeds max_payload 262144" {
 			t.Errorf("default limit: reason %q", r.DeadLetter)
+		}
+		want := fmt.Sprintf("%s…[4194304 bytes; sha256 %x]", p[:1024], sha256.Sum256(p))
+		if string(r.Payload) != want {
+			t.Errorf("kept payload of %d bytes %q…, want %d bytes %q…", len(r.Payload), r.Payload[1020:min(len(r.Payload), 1060)], len(want), want[1020:1060])
 		}
 	}
 }

@@ -60,8 +60,8 @@ reconstruction error (without it no reading is an anomaly).`,
 	f.StringSliceVar(&im.features, "features", nil, "the pipeline fields the model reads, in input order")
 	f.IntVar(&im.window, "window", 0, "readings per input row (default: input width / number of features)")
 	f.StringSliceVar(&im.classes, "classes", nil, "classifier: the class names, one per output")
-	f.Float64SliceVar(&im.mean, "mean", nil, "scaler means, one per feature (default 0)")
-	f.Float64SliceVar(&im.std, "std", nil, "scaler standard deviations, one per feature (default 1)")
+	f.Float64SliceVar(&im.mean, "mean", nil, "scaler means, one per feature; not given: all 0")
+	f.Float64SliceVar(&im.std, "std", nil, "scaler standard deviations, one per feature; not given: all 1")
 	f.Float64Var(&im.threshold, "threshold", 0, "autoencoder: anomaly threshold on the mean squared reconstruction error")
 	for _, name := range []string{"onnx", "out", "kind", "features"} {
 		cmd.MarkFlagRequired(name)
