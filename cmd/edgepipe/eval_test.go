@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"math"
@@ -18,13 +17,7 @@ import (
 // runEval runs `edgepipe eval` with args and returns its standard output.
 func runEval(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := evalCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCommand(evalCmd(), args...)
 }
 
 // profileLine returns the fields of the first line of out that starts with profile.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/edgepipe/edgepipe/connectors/embedded"
 	"github.com/edgepipe/edgepipe/connectors/store"
@@ -207,4 +210,39 @@ func startEmbedded(t *testing.T) (*embedded.MQTTBroker, *embedded.NATSServer, st
 	}
 	t.Cleanup(ns.Close)
 	return broker, ns, tmp
+}
+
+// runCommand runs a cobra command with args and returns what it wrote to standard output
+// and standard error, and its error.
+func runCommand(cmd *cobra.Command, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// modelVersions returns how many stored readings of the database at path each model
+// version scored ("" = not scored), and the versions in event-time order, each change once.
+func modelVersions(t *testing.T, path string) (counts map[string]int, seq []string) {
+	t.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	counts = map[string]int{}
+	err = db.Inferences(context.Background(), store.QueryOptions{}, func(inf store.Inference) error {
+		counts[inf.Model]++
+		if inf.Model != "" && (len(seq) == 0 || seq[len(seq)-1] != inf.Model) {
+			seq = append(seq, inf.Model)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stored readings by model version: %v", counts)
+	return counts, seq
 }

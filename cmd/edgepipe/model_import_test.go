@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,13 +14,7 @@ const onnxTestdata = "../../models/testdata/onnx"
 // runModelImport runs `edgepipe model import` with args and returns its standard output.
 func runModelImport(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := modelImportCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCommand(modelImportCmd(), args...)
 }
 
 func TestModelImportClassifier(t *testing.T) {

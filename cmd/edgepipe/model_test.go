@@ -10,7 +10,6 @@ import (
 	"time"
 
 	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
-	"github.com/edgepipe/edgepipe/connectors/store"
 	"github.com/edgepipe/edgepipe/datasets"
 	"github.com/edgepipe/edgepipe/models"
 )
@@ -102,24 +101,7 @@ func TestRunModelPushHotSwap(t *testing.T) {
 	waitFor(t, 60*time.Second, "4032 stored readings", func() bool { return storedCount(t, dbPath) >= 4032 })
 	stopRun(t, run)
 
-	db, err := store.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	counts := map[string]int{}
-	var seq []string // the versions in event-time order, each change once
-	err = db.Inferences(context.Background(), store.QueryOptions{}, func(inf store.Inference) error {
-		counts[inf.Model]++
-		if inf.Model != "" && (len(seq) == 0 || seq[len(seq)-1] != inf.Model) {
-			seq = append(seq, inf.Model)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stored readings by model version: %v", counts)
+	counts, seq := modelVersions(t, dbPath)
 	total := counts[""] + counts[a.Meta().Version] + counts[b.Meta().Version]
 	if total != 4032 || len(counts) != 3 || counts[""] != 15 {
 		t.Errorf("stored readings by model version %v: want 4032 in all, 15 unscored (the window filling), the rest by the two models", counts)

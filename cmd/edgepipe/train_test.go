@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"image/png"
 	"math"
@@ -21,13 +20,7 @@ import (
 // runTrainArgs runs `edgepipe train args…` and returns its report.
 func runTrainArgs(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := trainCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCommand(trainCmd(), args...)
 }
 
 // testAccuracy reads the test accuracy (in %) from a classifier's report.
