@@ -335,15 +335,9 @@ func declared(fields []string, vectors []pipeline.Vector) string {
 // Run implements pipeline.Operator.
 func (d *Decode) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
 	for {
-		var rec *pipeline.Record
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case rec, ok = <-in:
-			if !ok {
-				return nil
-			}
+		rec, ok, err := nextRecord(ctx, in)
+		if err != nil || !ok {
+			return err
 		}
 		for _, r := range d.decode(rec) {
 			if err := send(ctx, out, r); err != nil {

@@ -24,20 +24,36 @@ type recordFunc func(rec *pipeline.Record)
 // timeout passed) and nil when in is closed.
 func (f recordFunc) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case rec, ok := <-in:
-			if !ok {
-				return nil
-			}
-			if !rec.Dead() {
-				f(rec)
-			}
-			if err := send(ctx, out, rec); err != nil {
-				return err
-			}
+		rec, ok, err := nextRecord(ctx, in)
+		if err != nil || !ok {
+			return err
 		}
+		if !rec.Dead() {
+			f(rec)
+		}
+		if err := send(ctx, out, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// nextRecord returns the next record of in (ok false once in is closed), or ctx.Err() when
+// ctx is cancelled while in is empty. It tries in without blocking first: under load in
+// is seldom empty, and a select over in and ctx.Done() locks both channels (a quarter of
+// the operators' CPU time in BenchmarkChain). After the drain timeout cancels ctx, the
+// stages before have stopped, so an operator returns once it has passed on what its
+// input holds, within milliseconds.
+func nextRecord(ctx context.Context, in <-chan *pipeline.Record) (rec *pipeline.Record, ok bool, err error) {
+	select {
+	case rec, ok = <-in:
+		return rec, ok, nil
+	default:
+	}
+	select {
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	case rec, ok = <-in:
+		return rec, ok, nil
 	}
 }
 

@@ -45,18 +45,25 @@ type stageCounterKey struct{}
 
 // Emit writes rec to out and counts it in the operator's edgepipe_stage_records_total
 // when ctx is (derived from) the context the engine gave the operator's Run; it returns
-// ctx.Err() when ctx is cancelled first. Operators that write every record with it
-// implement Emitter.
+// ctx.Err() when ctx is cancelled while out is full. Operators that write every record
+// with it implement Emitter.
 func Emit(ctx context.Context, out chan<- *Record, rec *Record) error {
+	// A send that does not block first: a select over out and ctx.Done() locks both
+	// channels, and out seldom is full. ctx only matters when it is (the drain timeout
+	// has passed and the stages after have stopped).
 	select {
 	case out <- rec:
-		if c, ok := ctx.Value(stageCounterKey{}).(prometheus.Counter); ok {
-			c.Inc()
+	default:
+		select {
+		case out <- rec:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	if c, ok := ctx.Value(stageCounterKey{}).(prometheus.Counter); ok {
+		c.Inc()
+	}
+	return nil
 }
 
 // relay hands every record of in to out in order, counting it in count, and closes out

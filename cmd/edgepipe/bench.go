@@ -39,6 +39,8 @@ type benchOptions struct {
 	exe                 string
 	logFormat, logLevel string
 	workerLog           io.Writer
+	// profiles are the pprof files the worker writes.
+	profiles benchProfiles
 }
 
 func benchCmd(lf *logFlags) *cobra.Command {
@@ -93,6 +95,7 @@ README.md, Benchmarks, says how each figure is measured.`,
 	f.StringVar(&o.db, "db", "", "SQLite file for the pipeline, which must not exist (default: in a temporary folder, deleted at the end)")
 	f.StringVar(&o.model, "model", "", "model file; trained and written when missing (default: the demo's, demo.model in the user cache folder)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	o.profiles.addFlags(f)
 	cmd.AddCommand(benchWorkerCmd(lf))
 	return cmd
 }
@@ -204,7 +207,11 @@ func runBench(ctx context.Context, o benchOptions, log *slog.Logger) (*benchRepo
 	env := append(os.Environ(), "EDGEPIPE_MQTT_URL="+r.MQTT, "EDGEPIPE_NATS_URL="+r.NATS, "EDGEPIPE_DB="+o.db,
 		"EDGEPIPE_MODEL="+o.model, "EDGEPIPE_SITE="+site, "EDGEPIPE_CLIENT_ID=edgepipe-"+site,
 		"EDGEPIPE_TOPIC_ROOT="+site, "EDGEPIPE_QOS="+strconv.Itoa(o.qos))
-	child, err := startBenchChild([]string{o.exe, "bench", "worker", "-c", config, "--log-format", o.logFormat, "--log-level", o.logLevel},
+	profArgs, err := o.profiles.args()
+	if err != nil {
+		return nil, err
+	}
+	child, err := startBenchChild(append([]string{o.exe, "bench", "worker", "-c", config, "--log-format", o.logFormat, "--log-level", o.logLevel}, profArgs...),
 		env, o.workerLog, lat)
 	if err != nil {
 		return nil, err

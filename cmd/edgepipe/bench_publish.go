@@ -8,6 +8,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 )
 
 const (
@@ -61,12 +63,16 @@ type benchPublished struct {
 // completions. It returns an error when the broker cannot be reached or a publish
 // fails.
 func publishBench(ctx context.Context, o benchPublishOptions, c *benchPublished) error {
+	// Coalesced writes (mqttconn.Dial): the readings published while a write is under
+	// way leave in the next one, instead of one system call each (about a quarter of the
+	// publisher's CPU time) and about one read each by the broker.
 	client := paho.NewClient(paho.NewClientOptions().
 		AddBroker(o.url).
 		SetClientID(o.clientID).
 		SetCleanSession(true).
 		SetAutoReconnect(false).
-		SetConnectTimeout(10 * time.Second))
+		SetConnectTimeout(10 * time.Second).
+		SetCustomOpenConnectionFn(mqttconn.Dial))
 	if tok := client.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("bench publisher: connect %s: %v", o.url, tok.Error())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 // hooks and snapshots of bench_wire.go, until its stdin ends or SIGTERM.
 func benchWorkerCmd(lf *logFlags) *cobra.Command {
 	var file string
+	var prof benchProfiles
 	cmd := &cobra.Command{
 		Use:    "worker -c FILE",
 		Short:  "The pipeline process of edgepipe bench (messages on stdout; drains and exits when stdin ends)",
@@ -32,6 +34,11 @@ func benchWorkerCmd(lf *logFlags) *cobra.Command {
 			p, err := buildFile(file, pipeline.Env{Log: log, Hooks: pipeline.Hooks{Committed: wire.committed, Summarized: wire.summarized}})
 			if err != nil {
 				return printConfigErrors(err)
+			}
+			stopProfiles, err := prof.start()
+			if err != nil {
+				p.Close()
+				return err
 			}
 			// Ctrl-C in a terminal reaches the whole process group: the bench stops
 			// publishing, waits for the last commits, and then closes this stdin.
@@ -56,10 +63,12 @@ func benchWorkerCmd(lf *logFlags) *cobra.Command {
 				case <-ctx.Done():
 				}
 			}()
-			return p.Run(ctx)
+			err = p.Run(ctx)
+			return errors.Join(err, stopProfiles())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file (YAML)")
+	prof.addFlags(cmd.Flags())
 	cmd.MarkFlagRequired("config")
 	return cmd
 }

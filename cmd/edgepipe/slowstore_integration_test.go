@@ -41,8 +41,8 @@ func peakRSS(t *testing.T, pid int) int64 {
 // RSS stays bounded, and once the lock is gone every reading is stored once.
 //
 // The bounds. In the process, readings wait in the 7 channels between stages (6
-// operators and the store, buffer 1024 each), one transaction (512), the batcher and
-// Mosquitto's in-flight window (max_inflight_messages 1000): under 10,000, so 12,000
+// operators and the store, buffer 1024 each), one transaction (1024), the batcher and
+// Mosquitto's in-flight window (max_inflight_messages 1000): about 10,300, so 12,000
 // unstored readings in the process would mean the backlog is not at the broker. Peak RSS:
 // an idle edgepipe (Go runtime, SQLite, model) measures about 22 MB; 10,000 records of
 // about 1 KB (payload, values, the 16-reading window) add about 10 MB, doubled by the

@@ -27,11 +27,14 @@ const (
 	connCloseFlush = time.Second
 )
 
-// dial is the source's paho.OpenConnectionFunc. It opens the connection as paho's own
-// dialer does for the URL schemes the input accepts (tcp:// and mqtt:// through a proxy
-// from the environment, if any; ssl://, tls:// and mqtts:// with options.TLSConfig,
-// through all_proxy when set) and returns it as a bufferedConn.
-func dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+// Dial is a paho.OpenConnectionFunc (ClientOptions.SetCustomOpenConnectionFn) for the
+// source and for publishers that send many messages: it opens the connection as paho's
+// own dialer does for the URL schemes the input accepts (tcp:// and mqtt:// through a
+// proxy from the environment, if any; ssl://, tls:// and mqtts:// with
+// options.TLSConfig, through all_proxy when set) and returns it with a read buffer and
+// coalesced writes (bufferedConn). It returns the dial or TLS handshake error, or an
+// error for another scheme.
+func Dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	d := o.Dialer
 	if d == nil {
 		d = &net.Dialer{Timeout: o.ConnectTimeout}
@@ -78,9 +81,9 @@ func dialTLS(d *net.Dialer, host string, config *tls.Config) (net.Conn, error) {
 // Writes are appended to a pending buffer and sent by a goroutine of the connection, so
 // the PUBACKs that a store commit releases all at once (paho writes each on its own)
 // leave in a few writes instead of one system call and one TCP segment each — the
-// broker reads them in a few calls too. Nothing waits for a timer: a write is sent as
-// soon as the sender is free, and what arrives while it sends goes in the next write.
-// The order of the bytes is kept. A failed send is returned by every later Write (paho
+// broker reads them in a few calls too; a publisher's PUBLISHes likewise. Nothing waits
+// for a timer: a write is sent as soon as the sender is free, and what arrives while it
+// sends goes in the next write. The order of the bytes is kept. A failed send is returned by every later Write (paho
 // then treats the connection as lost; the acks that were pending are lost with it and
 // their messages are redelivered, as when paho drops an ack after a connection loss).
 // Write blocks while connMaxPending bytes are waiting.

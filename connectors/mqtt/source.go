@@ -351,7 +351,8 @@ func NewSource(o SourceOptions, env *pipeline.Env) (*Source, error) {
 		SetMaxReconnectInterval(o.ConnectRetry).
 		SetConnectRetry(false). // the first connection is retried by Run, which can tell a refusal from an outage
 		SetConnectTimeout(10 * time.Second).
-		SetCustomOpenConnectionFn(dial). // buffered reads, coalesced acks (bufconn.go)
+		SetCustomOpenConnectionFn(Dial). // buffered reads, coalesced acks (bufconn.go)
+		SetStore(newSessionStore()).     // without the received messages (store.go)
 		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
@@ -554,11 +555,16 @@ func (s *Source) handle(_ paho.Client, msg paho.Message) {
 	default:
 	}
 	select {
-	case s.out <- rec:
-		if s.m != nil {
-			s.m.Received.Inc()
+	case s.out <- rec: // without blocking first: a select over both channels locks them both
+	default:
+		select {
+		case s.out <- rec:
+		case <-s.drain:
+			return
 		}
-	case <-s.drain:
+	}
+	if s.m != nil {
+		s.m.Received.Inc()
 	}
 }
 

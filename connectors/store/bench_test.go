@@ -10,12 +10,16 @@ import (
 )
 
 // BenchmarkSinkCommit measures readings/s committed in transactions of 512 new readings
-// (4 fields each) with each synchronous mode.
+// (4 fields each) with each synchronous mode, and with FULL under a 1 GiB size limit
+// (the writeGate measures the database before each transaction).
 func BenchmarkSinkCommit(b *testing.B) {
-	for _, mode := range []string{SyncFull, SyncNormal} {
-		b.Run(mode, func(b *testing.B) {
-			s, err := New(Options{Path: filepath.Join(b.TempDir(), "bench.db"), Batch: 512, Synchronous: mode, BusyTimeout: DefaultBusyTimeout},
-				&pipeline.Env{Metrics: pipeline.NewMetrics()})
+	for _, c := range []struct {
+		name, mode string
+		maxSize    int64
+	}{{SyncFull, SyncFull, 0}, {SyncNormal, SyncNormal, 0}, {SyncFull + "/max_size", SyncFull, 1 << 30}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := New(Options{Path: filepath.Join(b.TempDir(), "bench.db"), Batch: 512, Synchronous: c.mode, BusyTimeout: DefaultBusyTimeout,
+				Retention: Retention{MaxSize: c.maxSize}}, &pipeline.Env{Metrics: pipeline.NewMetrics()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -147,10 +147,11 @@ func (s *Sink) Close() error {
 // database (see restore), then commits the records read from in with dynamic batching:
 // it blocks for one record, then takes whatever else is already waiting, up to
 // Options.Batch records, without waiting for more. Per batch it runs one transaction,
-// and only after the commit does it call Done on every record (a redelivered duplicate too, since it is stored). A failed transaction is
-// retried with exponential backoff and its records are not acked meanwhile. When in is
-// closed it writes the summaries of Summarizer.Drain and returns nil; when ctx is
-// cancelled it returns ctx's error, leaving uncommitted records unacked.
+// and only after the commit does it call Done on every record (a redelivered duplicate
+// too, since it is stored). A failed transaction is retried with exponential backoff and
+// its records are not acked meanwhile. When in is closed it writes the summaries of
+// Summarizer.Drain and returns nil; when ctx is cancelled it returns ctx's error, leaving
+// uncommitted records unacked.
 func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
 	stop, err := s.startRetention(ctx)
 	if err != nil {
