@@ -22,7 +22,10 @@ import (
 	"github.com/edgepipe/edgepipe/pipeline"
 )
 
-const wait = 5 * time.Second
+// wait bounds the waits for the source's state: above the 10 s connect timeout, which a
+// reconnection attempt that raced a broker's shutdown (TCP accepted, CONNECT never
+// answered) sits out before the next attempt.
+const wait = 15 * time.Second
 
 func testEnv() *pipeline.Env {
 	return &pipeline.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: pipeline.NewMetrics()}
