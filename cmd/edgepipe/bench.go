@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -64,12 +62,8 @@ README.md, Benchmarks, says how each figure is measured.`,
 				return err
 			}
 			o.logFormat, o.logLevel = lf.format, lf.level
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := drainOnSignal()
 			defer stop()
-			go func() {
-				<-ctx.Done()
-				stop() // a second Ctrl-C kills at once; the first one drains and reports
-			}()
 			r, err := runBench(ctx, o, log)
 			if err != nil {
 				return err

@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,12 +66,8 @@ with a report. It trains the model first when the model file is missing.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := drainOnSignal()
 			defer stop()
-			go func() {
-				<-ctx.Done()
-				stop() // a second Ctrl-C kills at once; the first one drains and reports
-			}()
 			r, err := runDemo(ctx, o, log)
 			if err != nil {
 				return printConfigErrors(err)

@@ -19,7 +19,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgepipe/edgepipe/connectors/embedded"
+	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 	"github.com/edgepipe/edgepipe/connectors/store"
+	"github.com/edgepipe/edgepipe/datasets"
 )
 
 // The harness of the tests that run the edgepipe binary (TestRunSIGTERMUnderLoad… here,
@@ -245,4 +247,19 @@ func modelVersions(t *testing.T, path string) (counts map[string]int, seq []stri
 	}
 	t.Logf("stored readings by model version: %v", counts)
 	return counts, seq
+}
+
+// replayAsync plays streams to the broker at url (QoS 1, rate readings/s, topic
+// sensors/{device}/reading) in the background; the channel gets the number published.
+func replayAsync(t *testing.T, url, clientID string, rate float64, streams []datasets.Stream) <-chan int {
+	published := make(chan int, 1)
+	go func() {
+		st, err := mqttconn.Replay(context.Background(), mqttconn.ReplayOptions{URL: url, ClientID: clientID,
+			Topic: "sensors/{device}/reading", QoS: 1, Rate: rate, Streams: streams})
+		if err != nil {
+			t.Error(err)
+		}
+		published <- st.Published
+	}()
+	return published
 }

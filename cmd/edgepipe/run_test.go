@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
-	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 	"github.com/edgepipe/edgepipe/datasets"
 	"github.com/edgepipe/edgepipe/models"
 )
@@ -36,15 +34,7 @@ func TestRunSIGTERMUnderLoadDrainsAndLosesNothing(t *testing.T) {
 		"EDGEPIPE_MODEL=" + modelPath, "EDGEPIPE_SITE=sigterm", "EDGEPIPE_CLIENT_ID=edgepipe-sigterm"}
 
 	run, _, _ := startRun(t, bin, demoConfig, env)
-	published := make(chan int, 1)
-	go func() {
-		st, err := mqttconn.Replay(context.Background(), mqttconn.ReplayOptions{URL: broker.URL(), ClientID: "sigterm-replay",
-			Topic: "sensors/{device}/reading", QoS: 1, Rate: 4000, Streams: streams})
-		if err != nil {
-			t.Error(err)
-		}
-		published <- st.Published
-	}()
+	published := replayAsync(t, broker.URL(), "sigterm-replay", 4000, streams)
 	// SIGTERM once a few hundred readings are stored, with most still to come.
 	for deadline := time.Now().Add(30 * time.Second); storedCount(t, dbPath) < 300 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)

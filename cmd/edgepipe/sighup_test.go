@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	mqttconn "github.com/edgepipe/edgepipe/connectors/mqtt"
 	"github.com/edgepipe/edgepipe/datasets"
 	"github.com/edgepipe/edgepipe/models"
 )
@@ -62,15 +60,7 @@ func TestRunSIGHUPReloadsModelAndLogLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	published := make(chan int, 1)
-	go func() {
-		st, err := mqttconn.Replay(context.Background(), mqttconn.ReplayOptions{URL: broker.URL(), ClientID: "hup-replay",
-			Topic: "sensors/{device}/reading", QoS: 1, Rate: 1000, Streams: streams})
-		if err != nil {
-			t.Error(err)
-		}
-		published <- st.Published
-	}()
+	published := replayAsync(t, broker.URL(), "hup-replay", 1000, streams)
 	waitFor(t, 30*time.Second, "500 stored readings", func() bool { return storedCount(t, dbPath) >= 500 })
 	if err := b.Save(modelPath); err != nil {
 		t.Fatal(err)
