@@ -18,17 +18,25 @@ import (
 // writer). Its methods are safe for concurrent use.
 type DB struct {
 	db *sql.DB
+	// version is the database's schema version: before 3 it has no devices table.
+	version int
 }
 
 // Open opens the existing database at path read-only. Errors: the file is missing or
 // not a SQLite database, it has no edgepipe schema, or its schema version is newer than
 // this package.
 func Open(path string) (*DB, error) {
-	db, err := openReader(context.Background(), path, DefaultBusyTimeout)
+	ctx := context.Background()
+	db, err := openReader(ctx, path, DefaultBusyTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db}, nil
+	v, err := schemaVersion(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &DB{db: db, version: v}, nil
 }
 
 // Close releases the database.
@@ -67,6 +75,12 @@ func (d *DB) Inferences(ctx context.Context, opts QueryOptions, fn func(Inferenc
 	var args []any
 	if opts.Device != "" {
 		where, args = append(where, "device = ?"), append(args, opts.Device)
+		if d.version >= 3 {
+			// The key is (ts, device, vhash): the device's span of event times bounds
+			// the range scanned.
+			where = append(where, "ts BETWEEN (SELECT first_ts FROM devices WHERE device = ?) AND (SELECT latest_ts FROM devices WHERE device = ?)")
+			args = append(args, opts.Device, opts.Device)
+		}
 	}
 	if !opts.Since.IsZero() {
 		where, args = append(where, "ts >= ?"), append(args, opts.Since.UnixNano())

@@ -59,7 +59,7 @@ func (s *Sink) restore(ctx context.Context) error {
 
 // restoreDevices lists the devices with stored readings or dead letters.
 func (s *Sink) restoreDevices(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT device FROM inferences
+	rows, err := s.db.QueryContext(ctx, `SELECT device FROM devices
 		UNION SELECT device FROM dead_letters WHERE device IS NOT NULL ORDER BY 1`)
 	if err != nil {
 		return nil, err
@@ -103,7 +103,8 @@ func (s *Sink) deadSince(ctx context.Context, dev string, from int64) ([]*pipeli
 // the summaries closed.
 func (s *Sink) replay(ctx context.Context, dev string, from int64, dead []*pipeline.Record) ([]pipeline.Summary, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, vals, score, anomaly, label, model, topic, received
-		FROM inferences WHERE device = ? AND ts >= ? ORDER BY received, id`, dev, from)
+		FROM inferences WHERE device = ?1 AND ts >= ?2 AND ts <= (SELECT latest_ts FROM devices WHERE device = ?1)
+		ORDER BY received, id`, dev, from)
 	if err != nil {
 		return nil, err
 	}

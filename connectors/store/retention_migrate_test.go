@@ -88,8 +88,8 @@ func TestMigrateV1WithSizeLimit(t *testing.T) {
 	if err := s.Run(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	if v, av, queued := schemaInfo(t, s.db); v != 2 || av != autoVacuumIncremental || queued != 2 {
-		t.Fatalf("schema version %d, auto_vacuum %d, %d queued summaries; want 2, 2, 2", v, av, queued)
+	if v, av, queued := schemaInfo(t, s.db); v != len(migrations) || av != autoVacuumIncremental || queued != 2 {
+		t.Fatalf("schema version %d, auto_vacuum %d, %d queued summaries; want %d, 2, 2", v, av, queued, len(migrations))
 	}
 	after, afterWal, err := files(path)
 	if err != nil {
@@ -125,8 +125,8 @@ func TestMigrateV1WithoutSizeLimit(t *testing.T) {
 	if err := s.Run(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	if v, av, queued := schemaInfo(t, s.db); v != 2 || av != 0 || queued != 2 {
-		t.Fatalf("schema version %d, auto_vacuum %d, %d queued summaries; want 2, 0, 2", v, av, queued)
+	if v, av, queued := schemaInfo(t, s.db); v != len(migrations) || av != 0 || queued != 2 {
+		t.Fatalf("schema version %d, auto_vacuum %d, %d queued summaries; want %d, 0, 2", v, av, queued, len(migrations))
 	}
 	if c := counts(t, path); c.Inferences != 100 || c.Summaries != 2 || c.Outbox != 1 {
 		t.Fatalf("counts %+v, want 100 readings, 2 summaries, 1 outbox row", c)

@@ -119,8 +119,9 @@ func (ri *rowInserter) exec(ctx context.Context, st *sql.Stmt, recs []*pipeline.
 }
 
 // flush inserts the run of new readings commitTx has gathered (Sink.pending) within tx,
-// committed at now (ns), and empties it. After errNotNew it forgets latestTs, so that
-// the retried transaction looks every device up again.
+// committed at now (ns), and empties it. After errNotNew it forgets latestTs and sets
+// byReading, so that the retried transaction stores every reading one by one (the
+// devices table, where latestTs comes from, missed the reading found stored).
 func (s *Sink) flush(ctx context.Context, tx *sql.Tx, now int64) error {
 	if len(s.pending) == 0 {
 		return nil
@@ -130,6 +131,7 @@ func (s *Sink) flush(ctx context.Context, tx *sql.Tx, now int64) error {
 	s.pending = s.pending[:0]
 	if errors.Is(err, errNotNew) {
 		clear(s.latestTs)
+		s.byReading = true
 	}
 	return err
 }

@@ -68,6 +68,45 @@ var migrations = []string{
 	`ALTER TABLE summaries ADD COLUMN queued INTEGER NOT NULL DEFAULT 1;
 	CREATE INDEX summaries_waiting ON summaries (id) WHERE queued = 0;
 	CREATE INDEX summaries_created ON summaries (created);`,
+	// Version 3: inferences keyed on (ts, device, vhash) instead of (device, ts, vhash).
+	// Readings of many devices arrive interleaved in time: with the device first, every
+	// commit dirtied one index leaf page per device (100 devices: ~100 pages written to
+	// the WAL per transaction); with the time first, inserts append at the index's right
+	// edge. BenchmarkSinkCommitDevices/new: 11.5 → 5.5 µs per reading. devices keeps
+	// each device's span of stored event times (ns), widened by the sink in every
+	// transaction that stores readings (one upsert per device and transaction; a trigger
+	// per row cost 3.5 µs per reading): latest_ts answers "the device's latest reading"
+	// without a scan and, with first_ts, bounds a device's range scan on the new key.
+	// Pruning does not narrow it, so it stays a bound (first_ts ≤ every stored ts ≤
+	// latest_ts).
+	// The table is rebuilt (SQLite cannot drop an inline UNIQUE constraint), keeping
+	// every row and its id; this needs free disk space of about the table's size once.
+	`CREATE TABLE inferences_v3 (
+		id        INTEGER PRIMARY KEY,
+		device    TEXT    NOT NULL,
+		ts        INTEGER NOT NULL,
+		vhash     INTEGER NOT NULL,
+		vals      TEXT    NOT NULL,
+		score     REAL,
+		anomaly   INTEGER NOT NULL,
+		label     TEXT,
+		model     TEXT    NOT NULL,
+		topic     TEXT    NOT NULL,
+		received  INTEGER NOT NULL,
+		committed INTEGER NOT NULL,
+		UNIQUE (ts, device, vhash)
+	);
+	INSERT INTO inferences_v3 SELECT id, device, ts, vhash, vals, score, anomaly, label, model, topic, received, committed
+		FROM inferences ORDER BY id;
+	CREATE TABLE devices (
+		device    TEXT    PRIMARY KEY,
+		first_ts  INTEGER NOT NULL,
+		latest_ts INTEGER NOT NULL
+	) WITHOUT ROWID;
+	INSERT INTO devices SELECT device, min(ts), max(ts) FROM inferences GROUP BY device;
+	DROP TABLE inferences;
+	ALTER TABLE inferences_v3 RENAME TO inferences;
+`,
 }
 
 // schemaVersion returns the database's schema version, 0 when it has none.

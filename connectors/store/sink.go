@@ -19,10 +19,17 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertDeadLetter = `INSERT OR IGNORE INTO dead_letters (at, topic, reason, payload, phash, part, device, ts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	// Both lookups use the UNIQUE (device, ts, vhash) index.
-	selectStored   = `SELECT EXISTS (SELECT 1 FROM inferences WHERE device = ? AND ts = ? AND vhash = ?)`
-	selectConflict = `SELECT EXISTS (SELECT 1 FROM inferences WHERE device = ? AND ts = ? AND vhash <> ?)`
-	selectLatestTs = `SELECT max(ts) FROM inferences WHERE device = ?`
+	// Both lookups use the UNIQUE (ts, device, vhash) index.
+	selectStored   = `SELECT EXISTS (SELECT 1 FROM inferences WHERE ts = ? AND device = ? AND vhash = ?)`
+	selectConflict = `SELECT EXISTS (SELECT 1 FROM inferences WHERE ts = ? AND device = ? AND vhash <> ?)`
+	// selectLatestTs is an upper bound of the device's latest stored event time (the
+	// devices table, kept by a trigger in the inserting transaction); NULL when the
+	// device has none.
+	selectLatestTs = `SELECT max(latest_ts) FROM devices WHERE device = ?`
+	// upsertDevice widens a device's span of stored event times (ns) to [?2, ?3].
+	upsertDevice = `INSERT INTO devices (device, first_ts, latest_ts) VALUES (?, ?, ?)
+		ON CONFLICT (device) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts),
+			latest_ts = max(latest_ts, excluded.latest_ts)`
 )
 
 // Sink is the sqlite store: a pipeline.Sink that commits records in transactions of up
@@ -45,6 +52,7 @@ type Sink struct {
 
 	insInference, insDeadLetter *sql.Stmt
 	selStored, selConflict      *sql.Stmt
+	upsDevice                   *sql.Stmt
 	// rows inserts the runs of readings known to be new; pending is the run being
 	// gathered by commitTx.
 	rows    *rowInserter
@@ -54,6 +62,37 @@ type Sink struct {
 	// time (ns) stored: a reading after it cannot conflict with a stored one, so only a
 	// reading at or before it costs a conflict lookup. Only Run's goroutine uses it.
 	latestTs map[string]int64
+	// byReading is set when a multi-row insert met a reading already stored (errNotNew):
+	// the latest times were wrong, so the retried transaction stores its readings one
+	// by one, and clears it once committed.
+	byReading bool
+	// spans are the event times (ns) of the readings the transaction under way has
+	// stored, per device: commitTx writes them to the devices table before it commits.
+	spans map[string]tsSpan
+}
+
+// tsSpan is a closed range of event times, ns since the Unix epoch.
+type tsSpan struct{ first, last int64 }
+
+// widen adds ts to the device's span in s.spans.
+func (s *Sink) widen(device string, ts int64) {
+	sp, ok := s.spans[device]
+	if !ok {
+		s.spans[device] = tsSpan{ts, ts}
+		return
+	}
+	s.spans[device] = tsSpan{min(sp.first, ts), max(sp.last, ts)}
+}
+
+// writeSpans upserts the transaction's device spans (s.spans) into devices within tx.
+func (s *Sink) writeSpans(ctx context.Context, tx *sql.Tx) error {
+	st := tx.StmtContext(ctx, s.upsDevice)
+	for dev, sp := range s.spans {
+		if _, err := st.ExecContext(ctx, dev, sp.first, sp.last); err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
+	}
+	return nil
 }
 
 // commitCounts are the records of a committed batch that were not newly stored, and the
@@ -79,7 +118,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	if env == nil {
 		env = &pipeline.Env{}
 	}
-	s := &Sink{path: opts.Path, env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch, retention: opts.Retention, latestTs: map[string]int64{}}
+	s := &Sink{path: opts.Path, env: env, log: env.Log, metrics: env.Metrics, batch: opts.Batch, retention: opts.Retention, latestTs: map[string]int64{}, spans: map[string]tsSpan{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -99,7 +138,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
-	}{{&s.insInference, insertInference}, {&s.insDeadLetter, insertDeadLetter}, {&s.selStored, selectStored}, {&s.selConflict, selectConflict}} {
+	}{{&s.insInference, insertInference}, {&s.insDeadLetter, insertDeadLetter}, {&s.selStored, selectStored}, {&s.selConflict, selectConflict}, {&s.upsDevice, upsertDevice}} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
 			db.Close()
 			return nil, err
@@ -128,7 +167,7 @@ func (s *Sink) Close() error {
 	if s.db == nil {
 		return nil // built for a dry run
 	}
-	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict} {
+	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict, s.upsDevice} {
 		if st != nil {
 			st.Close()
 		}
@@ -280,6 +319,7 @@ func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committe
 	lc, _ := s.env.Summarizer.(pipeline.LateChecker)
 	var vals []byte
 	s.pending = s.pending[:0]
+	clear(s.spans)
 	for _, r := range batch {
 		if !r.Dead() && (r.Device == "" || r.Time.IsZero()) {
 			r.Fail("store: reading without a device or an event time (does the pipeline start with a decode operator?)")
@@ -290,7 +330,7 @@ func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committe
 					return nil, n, e
 				}
 				var had bool
-				if e := stored.QueryRowContext(ctx, r.Device, r.Time.UnixNano(), valuesHash(r.Values)).Scan(&had); e != nil {
+				if e := stored.QueryRowContext(ctx, r.Time.UnixNano(), r.Device, valuesHash(r.Values)).Scan(&had); e != nil {
 					return nil, n, fmt.Errorf("late reading: %w", e)
 				}
 				if had {
@@ -333,11 +373,12 @@ func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committe
 			}
 			latest, known = last.Int64, last.Valid
 		}
-		if !known || ts > latest {
+		if !s.byReading && (!known || ts > latest) {
 			// After every reading stored for the device: not stored yet, and no stored
 			// reading at its time to conflict with. It joins the run of new readings
 			// that flush inserts together.
 			s.latestTs[r.Device] = ts
+			s.widen(r.Device, ts)
 			s.pending = append(s.pending, r)
 			committed = append(committed, r)
 			continue
@@ -363,11 +404,15 @@ func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committe
 			continue
 		}
 		var had bool
-		if e := conflict.QueryRowContext(ctx, r.Device, ts, vh).Scan(&had); e != nil {
+		if e := conflict.QueryRowContext(ctx, ts, r.Device, vh).Scan(&had); e != nil {
 			return nil, n, fmt.Errorf("conflicting reading: %w", e)
 		}
 		if had {
 			n.conflicts++
+		}
+		s.widen(r.Device, ts)
+		if !known || ts > latest {
+			latest = ts
 		}
 		s.latestTs[r.Device] = latest
 		committed = append(committed, r)
@@ -375,9 +420,13 @@ func (s *Sink) commitTx(ctx context.Context, batch []*pipeline.Record) (committe
 	if err = s.flush(ctx, tx, now); err != nil {
 		return nil, n, err
 	}
+	if err = s.writeSpans(ctx, tx); err != nil {
+		return nil, n, err
+	}
 	if err = tx.Commit(); err != nil {
 		return nil, n, err
 	}
+	s.byReading = false
 	s.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
 	return committed, n, nil
 }

@@ -280,8 +280,8 @@ func TestSinkFileModeWALAndSchemaVersion(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if len(versions) != 2 || versions[0] != 1 || versions[1] != 2 {
-		t.Fatalf("schema_migrations versions %v, want [1 2]", versions)
+	if len(versions) != 3 || versions[0] != 1 || versions[1] != 2 || versions[2] != 3 {
+		t.Fatalf("schema_migrations versions %v, want [1 2 3]", versions)
 	}
 	var av int
 	if err := s.db.QueryRow(`PRAGMA auto_vacuum`).Scan(&av); err != nil || av != autoVacuumIncremental {
