@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -20,7 +22,7 @@ import (
 type benchChild struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	lat   *latencies
+	lat   *benchLatencies
 	// from is the start of the measured window (unix ns): commits from then on count
 	// in measured and lastCommit.
 	from atomic.Int64
@@ -40,7 +42,7 @@ type benchChild struct {
 }
 
 // startBenchChild starts argv (the worker command) with env, its stderr to logs.
-func startBenchChild(argv, env []string, logs io.Writer, lat *latencies) (*benchChild, error) {
+func startBenchChild(argv, env []string, logs io.Writer, lat *benchLatencies) (*benchChild, error) {
 	c := &benchChild{lat: lat, ready: make(chan struct{}), snaps: make(chan benchSnapshot, 1), exited: make(chan struct{})}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Env = env
@@ -60,52 +62,146 @@ func startBenchChild(argv, env []string, logs io.Writer, lat *latencies) (*bench
 	return c, nil
 }
 
-// read parses the worker's messages until its stdout ends.
+// benchMaxLine is the longest worker message the bench reads.
+const benchMaxLine = 1 << 20
+
+// read parses the worker's messages until its stdout ends. The r messages, one per
+// stored reading, take the fast path: no allocation, and their counts reach the
+// atomic counters once per buffer of input (before read waits for more, and before any
+// other message) rather than once per reading.
 func (c *benchChild) read(r io.Reader) {
 	defer close(c.exited)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var at time.Time
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
-		var err error
-		switch kind {
-		case "r":
-			ts, device, _ := strings.Cut(rest, " ")
-			var ns int64
-			if ns, err = strconv.ParseInt(ts, 10, 64); err == nil {
-				c.stored.Add(1)
-				c.lat.commit(device, time.Unix(0, ns).UTC(), at)
-				c.count(at, 1)
-			}
-		case "c":
-			err = c.commit(rest, &at)
-		case "s":
-			var n int64
-			if n, err = strconv.ParseInt(rest, 10, 64); err == nil {
-				c.summaries.Add(n)
-			}
-		case "m":
-			var s benchSnapshot
-			if s, err = parseBenchSnapshot(strings.Fields(rest)); err == nil {
-				c.snaps <- s
-			}
-		case "ready":
-			close(c.ready)
-		default:
-			err = errors.New("unknown message")
+	br := bufio.NewReaderSize(r, 64<<10)
+	var at int64 // the current transaction's commit time (unix ns)
+	// stored, measured are the r messages not yet added to c.stored and c.measured.
+	var stored, measured int64
+	flush := func() {
+		if stored > 0 {
+			c.stored.Add(stored)
+			stored = 0
 		}
-		if err != nil {
-			c.err = fmt.Errorf("bench worker: message %q: %v", sc.Text(), err)
-			io.Copy(io.Discard, r) // let the worker finish; the bench stops it
+		if measured > 0 {
+			c.measured.Add(measured)
+			c.lastCommit.Store(at)
+			measured = 0
+		}
+	}
+	defer flush()
+	for {
+		if br.Buffered() == 0 {
+			flush()
+		}
+		line, err := readBenchLine(br)
+		if len(line) == 0 && err != nil {
+			if err != io.EOF {
+				c.err = err
+			}
+			return
+		}
+		if len(line) > 2 && line[0] == 'r' && line[1] == ' ' {
+			if ns, device, ok := parseBenchReading(line[2:]); ok {
+				stored++
+				if at >= c.from.Load() {
+					measured++
+				}
+				c.lat.commit(device, ns, at)
+				continue
+			}
+		}
+		flush()
+		if err := c.message(string(line), &at); err != nil {
+			c.err = fmt.Errorf("bench worker: message %q: %v", line, err)
+			io.Copy(io.Discard, br) // let the worker finish; the bench stops it
 			return
 		}
 	}
-	c.err = sc.Err()
 }
 
-// commit parses a c message's fields and sets *at to its commit time.
-func (c *benchChild) commit(rest string, at *time.Time) error {
+// readBenchLine returns the next line of br without its line end ("\n" or "\r\n"), valid
+// until the next read; at the end of the input, a last line without "\n" and then
+// io.EOF. A line longer than benchMaxLine is an error.
+func readBenchLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= benchMaxLine {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		if len(long) > benchMaxLine {
+			return nil, errors.New("bench worker: message longer than 1 MiB")
+		}
+		line = long
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r")), err
+}
+
+// parseBenchReading parses the fields of an r message after "r ": the event time in
+// unix ns and the device id (the rest of the line, a slice of b).
+func parseBenchReading(b []byte) (ns int64, device []byte, ok bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		d := int64(b[i] - '0')
+		if ns > (math.MaxInt64-d)/10 { // out of range: the slow path says so
+			return 0, nil, false
+		}
+		ns = ns*10 + d
+	}
+	if i == start || i >= len(b) || b[i] != ' ' {
+		return 0, nil, false
+	}
+	if neg {
+		ns = -ns
+	}
+	return ns, b[i+1:], true
+}
+
+// message handles one message other than a well-formed r message; *at is the current
+// transaction's commit time (unix ns), set by c messages.
+func (c *benchChild) message(line string, at *int64) error {
+	kind, rest, _ := strings.Cut(line, " ")
+	switch kind {
+	case "r":
+		ts, device, _ := strings.Cut(rest, " ")
+		ns, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			return err
+		}
+		c.stored.Add(1)
+		c.count(*at, 1)
+		c.lat.commit([]byte(device), ns, *at)
+	case "c":
+		return c.commit(rest, at)
+	case "s":
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return err
+		}
+		c.summaries.Add(n)
+	case "m":
+		s, err := parseBenchSnapshot(strings.Fields(rest))
+		if err != nil {
+			return err
+		}
+		c.snaps <- s
+	case "ready":
+		close(c.ready)
+	default:
+		return errors.New("unknown message")
+	}
+	return nil
+}
+
+// commit parses a c message's fields and sets *at to its commit time (unix ns).
+func (c *benchChild) commit(rest string, at *int64) error {
 	f := strings.Fields(rest)
 	if len(f) != 3 {
 		return errors.New("want time, duplicates and dead")
@@ -117,18 +213,19 @@ func (c *benchChild) commit(rest string, at *time.Time) error {
 			return err
 		}
 	}
-	*at = time.Unix(0, v[0])
+	*at = v[0]
 	c.duplicates.Add(v[1])
 	c.dead.Add(v[2])
 	c.count(*at, v[2])
 	return nil
 }
 
-// count adds n readings committed at at to the measured window when at is in it.
-func (c *benchChild) count(at time.Time, n int64) {
-	if ns := at.UnixNano(); n > 0 && ns >= c.from.Load() {
+// count adds n readings committed at at (unix ns) to the measured window when at is in
+// it.
+func (c *benchChild) count(at int64, n int64) {
+	if n > 0 && at >= c.from.Load() {
 		c.measured.Add(n)
-		c.lastCommit.Store(ns)
+		c.lastCommit.Store(at)
 	}
 }
 

@@ -54,10 +54,18 @@ func (s *benchSensors) reading(k int) (sensor int, ts time.Time, value float64) 
 	return sensor, benchEpoch.Add(time.Duration(j) * benchStep), v[(s.offsets[sensor]+j)%len(v)]
 }
 
+// benchMaxPayload bounds the length of a benchPayload: `{"ts":` and `,"value":`, an
+// int64 and a float64 (at most 24 characters), and "}".
+const benchMaxPayload = 6 + 20 + 9 + 24 + 1
+
 // benchPayload is the sensor payload the demo pipeline decodes, the same as `edgepipe
 // replay` publishes: {"ts": <epoch ms>, "value": <number>}.
 func benchPayload(ts time.Time, value float64) []byte {
-	b := make([]byte, 0, 48)
+	return appendBenchPayload(make([]byte, 0, 48), ts, value)
+}
+
+// appendBenchPayload appends benchPayload(ts, value) to b.
+func appendBenchPayload(b []byte, ts time.Time, value float64) []byte {
 	b = append(b, `{"ts":`...)
 	b = strconv.AppendInt(b, ts.UnixMilli(), 10)
 	b = append(b, `,"value":`...)

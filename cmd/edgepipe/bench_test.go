@@ -59,7 +59,8 @@ func TestBenchSensorsPlayNABValues(t *testing.T) {
 }
 
 // TestBenchWireRoundTrip writes worker messages with benchWire and reads them with
-// benchChild: the counts, the latency pairing and the batch histogram between two
+// benchChild: the counts, the latency pairing (by device and event time, only readings
+// published in the measured window, each once) and the batch histogram between two
 // snapshots.
 func TestBenchWireRoundTrip(t *testing.T) {
 	var out bytes.Buffer
@@ -71,17 +72,21 @@ func TestBenchWireRoundTrip(t *testing.T) {
 	if err := w.snapshot(h); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	lat := newLatencies()
+	t0, t1 := benchEpoch, benchEpoch.Add(benchStep)
+	lat := newBenchLatencies(&benchSensors{devices: []string{"a b", "c"}})
 	published := time.Now().Add(-time.Second)
-	lat.publish("a b", t0, published)
-	lat.publish("c", t0.Add(time.Minute), published)
+	lat.publish(2, published) // "a b" at t1: readings 0 and 1 were the warmup's
+	lat.publish(3, published) // "c" at t1
 	w.ready()
 	w.committed([]*pipeline.Record{
-		{Device: "a b", Time: t0},
-		{Device: "c", Time: t0.Add(time.Minute)},
+		{Device: "a b", Time: t0}, // reading 0, before the measured window
+		{Device: "a b", Time: t1},
+		{Device: "c", Time: t1},
+		{Device: "x", Time: t1},                  // not a sensor of the bench
+		{Device: "c", Time: t0.Add(time.Minute)}, // not a reading of the bench
 		{DeadLetter: "decode: bad"},
 	}, 2)
+	w.committed([]*pipeline.Record{{Device: "a b", Time: t1}}, 0) // paired already
 	w.summarized(make([]pipeline.Summary, 3))
 	for _, v := range []float64{5, 7, 100} {
 		h.Observe(v)
@@ -100,12 +105,13 @@ func TestBenchWireRoundTrip(t *testing.T) {
 	default:
 		t.Error("ready not seen")
 	}
-	if c.stored.Load() != 2 || c.dead.Load() != 1 || c.duplicates.Load() != 2 || c.summaries.Load() != 3 || c.finished() != 3 || c.measured.Load() != 3 {
-		t.Errorf("stored %d dead %d duplicates %d summaries %d finished %d measured %d, want 2 1 2 3 3 3",
+	if c.stored.Load() != 6 || c.dead.Load() != 1 || c.duplicates.Load() != 2 || c.summaries.Load() != 3 || c.finished() != 7 || c.measured.Load() != 7 {
+		t.Errorf("stored %d dead %d duplicates %d summaries %d finished %d measured %d, want 6 1 2 3 7 7",
 			c.stored.Load(), c.dead.Load(), c.duplicates.Load(), c.summaries.Load(), c.finished(), c.measured.Load())
 	}
-	if n := len(lat.samples); n != 2 || lat.percentile(50) < time.Second || lat.percentile(100) > time.Minute {
-		t.Errorf("%d latencies, p50 %v max %v: want 2 of about 1 s", n, lat.percentile(50), lat.percentile(100))
+	p := lat.percentiles(50, 100)
+	if n := lat.count(); n != 2 || p[0] < time.Second || p[1] > time.Minute {
+		t.Errorf("%d latencies, p50 %v max %v: want 2 of about 1 s", n, p[0], p[1])
 	}
 	s0, s1 := <-c.snaps, <-c.snaps
 	if s0.cpu <= 0 || s1.cpu < s0.cpu {
@@ -118,6 +124,79 @@ func TestBenchWireRoundTrip(t *testing.T) {
 	}
 	if got := batchShares(want); got != "5–8 67%, >8 33%" {
 		t.Errorf("batchShares = %q", got)
+	}
+}
+
+// TestBenchChildReadMessages reads hand-written worker messages: r messages that the
+// fast path leaves to the slow one (a sign, no device, a long line) count the same,
+// a malformed one stops the reading with an error naming it, and the counts of the
+// r messages read before are not lost.
+func TestBenchChildReadMessages(t *testing.T) {
+	lat := newBenchLatencies(&benchSensors{devices: []string{"d"}})
+	lat.publish(0, time.Unix(0, 1000))
+	ts := benchEpoch.UnixNano()
+	long := strings.Repeat("x", 100<<10)
+	in := fmt.Sprintf("c 5000 0 0\nr %d d\nr +%d d\nr 7\nr 8 %s\nr 99999999999999999999 d\nr 1 d\n", ts, ts, long)
+	c := &benchChild{lat: lat, ready: make(chan struct{}), snaps: make(chan benchSnapshot, 1), exited: make(chan struct{})}
+	c.read(strings.NewReader(in))
+	if c.err == nil || !strings.Contains(c.err.Error(), "99999999999999999999") {
+		t.Errorf("error %v, want one naming the out-of-range time", c.err)
+	}
+	if c.stored.Load() != 4 || c.measured.Load() != 4 || c.lastCommit.Load() != 5000 {
+		t.Errorf("stored %d measured %d last commit %d, want 4 4 5000", c.stored.Load(), c.measured.Load(), c.lastCommit.Load())
+	}
+	if p := lat.percentiles(100); lat.count() != 1 || p[0] != 4000 {
+		t.Errorf("%d latencies, max %v: want one of 4 µs (5000 − 1000 ns)", lat.count(), p[0])
+	}
+	for _, b := range []struct {
+		in     string
+		ns     int64
+		device string
+		ok     bool
+	}{
+		{"17 dev ice", 17, "dev ice", true},
+		{"-5 d", -5, "d", true},
+		{"9223372036854775807 d", math.MaxInt64, "d", true},
+		{"9223372036854775808 d", 0, "", false},
+		{"12", 0, "", false},
+		{" 12 d", 0, "", false},
+		{"+1 d", 0, "", false},
+	} {
+		ns, device, ok := parseBenchReading([]byte(b.in))
+		if ns != b.ns || string(device) != b.device || ok != b.ok {
+			t.Errorf("parseBenchReading(%q) = %d %q %v, want %d %q %v", b.in, ns, device, ok, b.ns, b.device, b.ok)
+		}
+	}
+}
+
+// TestBenchLatencies numbers readings across chunks: a reading is paired with its own
+// publish time, once, and the percentiles are the nearest ranks.
+func TestBenchLatencies(t *testing.T) {
+	s := &benchSensors{devices: []string{"a", "b", "c"}}
+	l := newBenchLatencies(s)
+	const first, n = 5, 3 << benchLatencyShift // three chunks
+	base := time.Unix(1000, 0)
+	for k := first; k < first+n; k++ {
+		l.publish(k, base.Add(time.Duration(k)))
+	}
+	for k := first + n - 1; k >= 0; k-- { // committed 1 s after their publish, in reverse
+		ts := benchEpoch.Add(time.Duration(k/3) * benchStep).UnixNano()
+		l.commit([]byte(s.devices[k%3]), ts, base.Add(time.Second+time.Duration(k)).UnixNano())
+		l.commit([]byte(s.devices[k%3]), ts, base.Add(2*time.Second).UnixNano()) // again: left out
+	}
+	if l.count() != n {
+		t.Fatalf("%d latencies, want %d", l.count(), n)
+	}
+	if p := l.percentiles(50, 99, 100); p[0] != time.Second || p[2] != time.Second {
+		t.Errorf("percentiles %v, want all 1 s", p)
+	}
+	l = newBenchLatencies(s)
+	for k := range 100 {
+		l.publish(k, base)
+		l.commit([]byte(s.devices[k%3]), benchEpoch.Add(time.Duration(k/3)*benchStep).UnixNano(), base.Add(time.Duration(k+1)*time.Millisecond).UnixNano())
+	}
+	if p := l.percentiles(50, 99, 100, 0.1); !reflect.DeepEqual(p, []time.Duration{50 * time.Millisecond, 99 * time.Millisecond, 100 * time.Millisecond, time.Millisecond}) {
+		t.Errorf("percentiles 50, 99, 100, 0.1 of 1…100 ms: %v", p)
 	}
 }
 
@@ -229,6 +308,43 @@ func TestBenchEmbeddedReport(t *testing.T) {
 	}
 }
 
+// BenchmarkBenchChildRead is the bench's cost of reading the worker's report of a
+// committed transaction of 64 readings and pairing their latencies: CPU taken from
+// the pipeline it measures, which shares the cores.
+func BenchmarkBenchChildRead(b *testing.B) {
+	s := newBenchSensors(mustStreams(b), 100, "x")
+	var msgs bytes.Buffer
+	w := newBenchWire(&msgs)
+	const batches = 64
+	recs := make([]*pipeline.Record, 64)
+	for t := range batches {
+		for i := range recs {
+			_, ts, _ := s.reading(t*64 + i)
+			recs[i] = &pipeline.Record{Device: s.devices[(t*64+i)%100], Time: ts}
+		}
+		w.committed(recs, 0)
+	}
+	b.ResetTimer()
+	readings := 0
+	for b.Loop() {
+		b.StopTimer()
+		lat := newBenchLatencies(s)
+		at := time.Now()
+		for k := range batches * 64 {
+			lat.publish(k, at)
+		}
+		c := &benchChild{lat: lat, exited: make(chan struct{})}
+		r := bytes.NewReader(msgs.Bytes())
+		b.StartTimer()
+		c.read(r)
+		readings += batches * 64
+		if c.err != nil || lat.count() != batches*64 {
+			b.Fatalf("%v, %d latencies", c.err, lat.count())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(readings), "ns/reading")
+}
+
 // BenchmarkBenchWireCommitted is the worker's cost of reporting a committed transaction
 // of 64 readings: the bench's own overhead on the edgepipe process it measures.
 func BenchmarkBenchWireCommitted(b *testing.B) {
@@ -243,7 +359,7 @@ func BenchmarkBenchWireCommitted(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/reading")
 }
 
-func mustStreams(t *testing.T) []datasets.Stream {
+func mustStreams(t testing.TB) []datasets.Stream {
 	t.Helper()
 	s, err := datasets.ReadNABDir("")
 	if err != nil {
