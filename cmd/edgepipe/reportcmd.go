@@ -177,22 +177,28 @@ func writePlotReport(ctx context.Context, o reportOptions) (*plotReport, error) 
 	r := &plotReport{index: filepath.Join(o.out, "index.html")}
 	bar := newProgress(total, "plotting")
 	defer bar.finish()
+	// One pass over the selected readings feeds every device's series (the store's key
+	// is (ts, device, vhash): a query per device would scan the others' readings too).
+	series := make(map[string]*deviceSeries, len(spans))
+	for _, sp := range spans {
+		series[sp.device] = newDeviceSeries(sp.device, cols, sp.from, sp.to, o.width)
+	}
 	done := 0
+	err = db.Inferences(ctx, q, func(inf store.Inference) error {
+		if s := series[inf.Device]; s != nil { // nil: stored after deviceSpans read
+			s.add(inf)
+		}
+		if done++; done%4096 == 0 {
+			bar.update(done, "plotting")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	files := fileNames{}
 	for _, sp := range spans {
-		s := newDeviceSeries(sp.device, cols, sp.from, sp.to, o.width)
-		dq := q
-		dq.Device = sp.device
-		err := db.Inferences(ctx, dq, func(inf store.Inference) error {
-			s.add(inf)
-			if done++; done%4096 == 0 {
-				bar.update(done, "plotting "+sp.device)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		s := series[sp.device]
 		windows, err := windowsFor(labels, sp.device)
 		if err != nil {
 			return nil, err
