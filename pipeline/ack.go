@@ -9,6 +9,13 @@ import "sync/atomic"
 type Ack struct {
 	pending atomic.Int32
 	fn      func()
+	acker   Acker // called when fn is nil (NewAckedRecord)
+}
+
+// Acker is a source message that can be acknowledged (a paho.Message is one).
+type Acker interface {
+	// Ack acknowledges the message.
+	Ack()
 }
 
 // NewAck returns an ack handle that calls fn once, after the single record it starts
@@ -22,7 +29,13 @@ func NewAck(fn func()) *Ack {
 func (a *Ack) add(n int32) { a.pending.Add(n) }
 
 func (a *Ack) done() {
-	if a.pending.Add(-1) == 0 && a.fn != nil {
+	if a.pending.Add(-1) != 0 {
+		return
+	}
+	switch {
+	case a.fn != nil:
 		a.fn()
+	case a.acker != nil:
+		a.acker.Ack()
 	}
 }

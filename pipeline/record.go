@@ -67,6 +67,24 @@ func NewRecord(topic string, payload []byte, received time.Time, ack *Ack) *Reco
 	return &Record{Topic: topic, Payload: payload, Received: received, Score: math.NaN(), ack: ack}
 }
 
+// ackedRecord is a record and its ack handle in one allocation (NewAckedRecord).
+type ackedRecord struct {
+	Record
+	handle Ack
+}
+
+// NewAckedRecord is NewRecord(topic, payload, received, ack) with a new ack handle that
+// calls msg.Ack() once the record (and any split from it) is done, made in one
+// allocation with the record, and without the closure a method value msg.Ack would
+// allocate: the per-message cost of a source.
+func NewAckedRecord(topic string, payload []byte, received time.Time, msg Acker) *Record {
+	r := &ackedRecord{Record: Record{Topic: topic, Payload: payload, Received: received, Score: math.NaN()}}
+	r.handle.acker = msg
+	r.handle.pending.Store(1)
+	r.ack = &r.handle
+	return &r.Record
+}
+
 // Fail marks the record as a dead letter with reason and returns it.
 func (r *Record) Fail(reason string) *Record {
 	if r.DeadLetter == "" {

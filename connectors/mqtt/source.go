@@ -548,7 +548,7 @@ func (s *Source) handle(_ paho.Client, msg paho.Message) {
 	if s.draining {
 		return // not acked: the broker redelivers it in the next session
 	}
-	rec := pipeline.NewRecord(msg.Topic(), msg.Payload(), time.Now().UTC(), pipeline.NewAck(msg.Ack))
+	rec := pipeline.NewAckedRecord(msg.Topic(), msg.Payload(), time.Now().UTC(), msg)
 	select {
 	case <-s.drain:
 		return
