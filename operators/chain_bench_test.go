@@ -60,7 +60,7 @@ type payloadSource struct{ msgs []chainMessage }
 func (s *payloadSource) Run(ctx context.Context, out chan<- *pipeline.Record) error {
 	for _, m := range s.msgs {
 		// An ack handle per message, as the MQTT source makes.
-		rec := pipeline.NewRecord(m.topic, m.payload, time.Now().UTC(), pipeline.NewAck(func() { chainAcked.Add(1) }))
+		rec := pipeline.NewAckedRecord(m.topic, m.payload, time.Now().UTC(), chainAcker{})
 		select {
 		case out <- rec:
 		case <-ctx.Done():
@@ -71,6 +71,11 @@ func (s *payloadSource) Run(ctx context.Context, out chan<- *pipeline.Record) er
 }
 
 func (s *payloadSource) Close() error { return nil }
+
+// chainAcker acks a message by counting it in chainAcked.
+type chainAcker struct{}
+
+func (chainAcker) Ack() { chainAcked.Add(1) }
 
 // discardSink acks every record without keeping it.
 type discardSink struct{}

@@ -210,6 +210,11 @@ type Decode struct {
 
 	maxPayload         int
 	maxFuture, maxPast time.Duration
+
+	// flatKeys are the payload keys fillFlat looks for: the time field (slot 0, "" with
+	// time_from arrival), the device field (slot 1, "" with device topic:N) and keys
+	// (from slot 2); nil when the fast path is off (vector fields, or too many fields).
+	flatKeys []string
 }
 
 // vectorKey is a vector field and the payload key of its array.
@@ -302,6 +307,12 @@ func NewDecode(fields []string, o DecodeOptions) (*Decode, error) {
 	if len(d.vectors) == 1 {
 		d.bare = 0
 	}
+	if len(d.vectors) == 0 && 2+len(d.keys) <= maxFlatKeys {
+		d.flatKeys = append([]string{d.timeField, d.devField}, d.keys...)
+		if d.arrival {
+			d.flatKeys[0] = ""
+		}
+	}
 	return d, nil
 }
 
@@ -334,40 +345,57 @@ func declared(fields []string, vectors []pipeline.Vector) string {
 
 // Run implements pipeline.Operator.
 func (d *Decode) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<- *pipeline.Record) error {
+	var recs []*pipeline.Record
+	var values floatSlab // of the records' Values
 	for {
 		rec, ok, err := nextRecord(ctx, in)
 		if err != nil || !ok {
 			return err
 		}
-		for _, r := range d.decode(rec) {
+		recs = d.decodeTo(recs[:0], rec, &values)
+		for _, r := range recs {
 			if err := send(ctx, out, r); err != nil {
 				return err
 			}
 		}
+		clear(recs) // keep no record alive
 	}
 }
 
 // decode turns one record into the records to send on: rec itself (decoded, failed, or
 // passed through when already dead), or one record per element of an array payload.
 func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
+	return d.decodeTo(nil, rec, nil)
+}
+
+// decodeTo is decode appending the records to buf; the Values of a flat JSON object
+// (fillFlat) come from values.
+func (d *Decode) decodeTo(buf []*pipeline.Record, rec *pipeline.Record, values *floatSlab) []*pipeline.Record {
 	if rec.Dead() {
-		return []*pipeline.Record{rec}
+		return append(buf, rec)
 	}
 	if d.topicSeg >= 0 {
 		// Known before parsing, so a payload that cannot be parsed is still a dead letter
 		// of its device (Split copies it to every element).
 		dev, reason := d.topicDevice(rec.Topic)
 		if reason != "" {
-			return []*pipeline.Record{rec.Fail(reason)}
+			return append(buf, rec.Fail(reason))
 		}
 		rec.Device = dev
 	}
 	if d.maxPayload > 0 && len(rec.Payload) > d.maxPayload {
 		rec.Fail(fmt.Sprintf("decode: payload of %d bytes exceeds max_payload %d", len(rec.Payload), d.maxPayload))
 		rec.Payload = oversizedPayload(rec.Payload)
-		return []*pipeline.Record{rec}
+		return append(buf, rec)
 	}
-	v, reason := d.parse(rec.Payload)
+	text, isJSON, reason := d.prepare(rec.Payload)
+	if reason == "" && isJSON && d.flatKeys != nil && d.fillFlat(rec, text, values) {
+		return append(buf, rec) // the usual flat object, without a map (decode_flat.go)
+	}
+	var v any
+	if reason == "" {
+		v, reason = d.parse(rec.Payload, text, isJSON)
+	}
 	switch v := v.(type) {
 	case nil:
 		rec.Fail(reason)
@@ -378,14 +406,14 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 			switch {
 			case d.bare >= 0:
 				d.fillBare(rec, v, "array")
-				return []*pipeline.Record{rec}
+				return append(buf, rec)
 			case len(d.vectors) > 1:
 				names := make([]string, len(d.vectors))
 				for j, vec := range d.vectors {
 					names[j] = vec.Name
 				}
 				rec.Fail(fmt.Sprintf("decode: a bare array fills the pipeline's vector field when it has one, and it has %d (%s): send an object", len(d.vectors), strings.Join(names, ", ")))
-				return []*pipeline.Record{rec}
+				return append(buf, rec)
 			}
 		}
 		want := "an object"
@@ -407,40 +435,60 @@ func (d *Decode) decode(rec *pipeline.Record) []*pipeline.Record {
 				r.Fail(fmt.Sprintf("decode: array element %d is %s, not %s", i, typeName(v[i]), want))
 			}
 		}
-		return recs
+		return append(buf, recs...)
 	default:
 		rec.Fail(fmt.Sprintf("decode: payload is %s, not an object", typeName(v)))
 	}
-	return []*pipeline.Record{rec}
+	return append(buf, rec)
 }
 
-// parse decodes a payload into a map[string]any, a non-empty []any or another value to
-// reject; on failure it returns nil and the dead-letter reason. A msgpack payload is
-// checked with checkMsgpack first.
-func (d *Decode) parse(p []byte) (any, string) {
-	// text is p without a leading UTF-8 byte-order mark and surrounding whitespace, and
-	// without trailing NUL bytes (C firmware sending its string terminator).
-	text := bytes.TrimLeft(p, jsonSpace)
-	text = bytes.TrimLeft(bytes.TrimPrefix(text, utf8BOM), jsonSpace)
-	text = bytes.TrimRight(text, jsonSpace+"\x00")
+// prepare returns the text of payload p — p without a leading UTF-8 byte-order mark and
+// surrounding whitespace, and without trailing NUL bytes (C firmware sending its string
+// terminator) — and whether it is JSON (by format, or for auto by its first byte). A
+// JSON text is checked for valid UTF-8 and, unless strict, has its non-finite literals
+// replaced by null (nullNonFinite). On failure it returns the dead-letter reason.
+func (d *Decode) prepare(p []byte) (text []byte, isJSON bool, reason string) {
+	text = trimJSONSpace(p)
+	if t, ok := bytes.CutPrefix(text, utf8BOM); ok {
+		text = trimJSONSpace(t)
+	}
+	for len(text) > 0 && text[len(text)-1] == 0 {
+		text = trimJSONSpace(text[:len(text)-1])
+	}
 	if len(text) == 0 {
-		return nil, "decode: empty payload"
+		return nil, false, "decode: empty payload"
 	}
-	format := d.format
-	if format == FormatAuto {
-		format = FormatMsgpack
-		if text[0] == '{' || text[0] == '[' {
-			format = FormatJSON
-		}
+	isJSON = d.format == FormatJSON || d.format == FormatAuto && (text[0] == '{' || text[0] == '[')
+	if !isJSON {
+		return text, false, ""
 	}
+	if !utf8.Valid(text) {
+		return nil, true, fmt.Sprintf("decode: invalid UTF-8 in JSON at byte %d", bytes.Index(p, text)+invalidUTF8At(text))
+	}
+	if !d.strict {
+		text = nullNonFinite(text)
+	}
+	return text, true, ""
+}
+
+// trimJSONSpace returns p without JSON whitespace at either end.
+func trimJSONSpace(p []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	for len(p) > 0 && isSpace(p[0]) {
+		p = p[1:]
+	}
+	for len(p) > 0 && isSpace(p[len(p)-1]) {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// parse decodes a payload p, whose text and kind prepare returned, into a
+// map[string]any, a non-empty []any or another value to reject; on failure it returns
+// nil and the dead-letter reason. A msgpack payload is checked with checkMsgpack first.
+func (d *Decode) parse(p, text []byte, isJSON bool) (any, string) {
 	var v any
-	if format == FormatJSON {
-		if !utf8.Valid(text) {
-			return nil, fmt.Sprintf("decode: invalid UTF-8 in JSON at byte %d", bytes.Index(p, text)+invalidUTF8At(text))
-		}
-		if !d.strict {
-			text = nullNonFinite(text)
-		}
+	if isJSON {
 		if obj, ok := parseFlatJSON(text); ok {
 			return obj, "" // the usual flat object, without the Decoder (decode_flat.go)
 		}
@@ -816,13 +864,7 @@ func parseTimeAny(v any, unit string, zone *time.Location) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%q is not a number of %s", v, unit)
 		}
 	case json.Number:
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			i, isInt = n, true
-		} else if x, err := strconv.ParseFloat(string(v), 64); err == nil {
-			f = x
-		} else {
-			return time.Time{}, fmt.Errorf("%s is out of range", v)
-		}
+		return numberTime(string(v), unit)
 	case int64:
 		i, isInt = v, true
 	case uint64:
@@ -837,6 +879,23 @@ func parseTimeAny(v any, unit string, zone *time.Location) (time.Time, error) {
 		}
 		f = x
 	}
+	return epochTime(i, f, isInt, unit)
+}
+
+// numberTime is parseTimeAny of a JSON number written as s.
+func numberTime(s string, unit string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return epochTime(n, 0, true, unit)
+	}
+	if x, err := strconv.ParseFloat(s, 64); err == nil {
+		return epochTime(0, x, false, unit)
+	}
+	return time.Time{}, fmt.Errorf("%s is out of range", s)
+}
+
+// epochTime is parseTimeAny of a number: the integer i when isInt, else f, since the
+// epoch in unit (auto: by magnitude).
+func epochTime(i int64, f float64, isInt bool, unit string) (time.Time, error) {
 	if unit == UnitRFC3339 {
 		return time.Time{}, fmt.Errorf("want an RFC 3339 string, got a number")
 	}
@@ -932,6 +991,9 @@ func invalidUTF8At(p []byte) int {
 // (any case, optionally signed: Python's json.dumps writes NaN, Infinity and -Infinity,
 // C's printf nan, -nan and inf) replaced by null; p itself when there is none.
 func nullNonFinite(p []byte) []byte {
+	if bytes.IndexByte(p, 'n') < 0 && bytes.IndexByte(p, 'N') < 0 {
+		return p // every token it replaces has an n
+	}
 	var out []byte
 	last := 0
 	inString, escaped := false, false

@@ -74,6 +74,7 @@ func newNormalize(current func() models.Meta, fields []string, log *slog.Logger)
 	}
 	log = orDiscard(log)
 	warned := map[string]bool{}
+	var slab floatSlab // of the records' Features
 	width := func(int) (int, error) { return len(idx), nil }
 	return featureFunc{width: width, recordFunc: func(rec *pipeline.Record) {
 		meta := current()
@@ -87,7 +88,7 @@ func newNormalize(current func() models.Meta, fields []string, log *slog.Logger)
 			}
 			return
 		}
-		z := make([]float64, len(idx))
+		z := slab.take(len(idx))
 		for j, i := range idx {
 			z[j] = math.NaN()
 			if i < len(rec.Values) {

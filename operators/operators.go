@@ -37,6 +37,11 @@ func (f recordFunc) Run(ctx context.Context, in <-chan *pipeline.Record, out cha
 	}
 }
 
+// Process implements pipeline.RecordStage: the engine runs consecutive per-record
+// operators (clean, normalize, fill, window) on one goroutine, calling f for every live
+// record, instead of Run on a goroutine each.
+func (f recordFunc) Process(rec *pipeline.Record) { f(rec) }
+
 // nextRecord returns the next record of in (ok false once in is closed), or ctx.Err() when
 // ctx is cancelled while in is empty. It tries in without blocking first: under load in
 // is seldom empty, and a select over in and ctx.Done() locks both channels (a quarter of
@@ -86,6 +91,32 @@ func (*Decode) EmitsCounted() {}
 
 // EmitsCounted implements pipeline.Emitter.
 func (*Infer) EmitsCounted() {}
+
+// slabFloats is the size of a floatSlab block: 4096 float64 (32 KiB).
+const slabFloats = 4096
+
+// floatSlab hands out float64 slices carved from larger blocks, so that an operator that
+// makes a small slice per record (decode's Values, normalize's and window's Features)
+// allocates once per block instead of once per record. A slice it returns belongs to
+// its record alone: nothing is ever handed out twice or reused, its capacity is its
+// length (an append copies it), and a block is freed by the garbage collector once no
+// record holds a slice of it. A slice longer than a quarter block is allocated on its
+// own, so that a block is not kept alive by few records. Not safe for concurrent use;
+// a nil *floatSlab allocates every slice on its own.
+type floatSlab struct{ block []float64 }
+
+// take returns a zeroed slice of n float64.
+func (s *floatSlab) take(n int) []float64 {
+	if s == nil || n > slabFloats/4 {
+		return make([]float64, n)
+	}
+	if n > len(s.block) {
+		s.block = make([]float64, slabFloats)
+	}
+	out := s.block[:n:n]
+	s.block = s.block[n:]
+	return out
+}
 
 // OptionError is a bad option given to a constructor (NewDecode, NewWindow …): Field is
 // the config field name, so Build can report it at that field's position in the file.

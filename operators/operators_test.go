@@ -268,3 +268,43 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// A floatSlab's slices are zeroed, disjoint and full (an append copies); long ones and
+// a nil slab allocate on their own.
+func TestFloatSlab(t *testing.T) {
+	var s floatSlab
+	var got [][]float64
+	for i := range 3 * slabFloats / 16 { // three blocks
+		x := s.take(16)
+		if len(x) != 16 || cap(x) != 16 {
+			t.Fatalf("take(16): len %d cap %d", len(x), cap(x))
+		}
+		for j := range x {
+			if x[j] != 0 {
+				t.Fatalf("slice %d not zeroed", i)
+			}
+			x[j] = float64(i)
+		}
+		got = append(got, x)
+	}
+	for i, x := range got {
+		for _, v := range x {
+			if v != float64(i) {
+				t.Fatalf("slice %d overwritten: %v", i, x)
+			}
+		}
+	}
+	a := s.take(2)
+	b := append(a, 7)
+	b[0] = 5
+	if a[0] != 0 || s.take(1)[0] != 0 {
+		t.Fatal("an append wrote into the slab")
+	}
+	if long := s.take(slabFloats); len(long) != slabFloats {
+		t.Fatalf("take(%d): len %d", slabFloats, len(long))
+	}
+	var none *floatSlab
+	if x := none.take(3); len(x) != 3 {
+		t.Fatalf("nil slab: len %d", len(x))
+	}
+}

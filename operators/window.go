@@ -43,14 +43,15 @@ type ring struct {
 // their concatenation, oldest first, time-major (size × F values: the oldest reading's F
 // features, then the next …); before that Features is nil (the reading is stored but not
 // scored). A record with nil Features is passed on and not added. A device whose feature
-// width changes starts a new window. Per record it allocates only the output slice. It
-// returns an *OptionError when size < 1. As a pipeline.FeatureStage it turns width F into
-// size × F and needs Features from an earlier stage (normalize).
+// width changes starts a new window. Per record it only takes the output slice from a
+// floatSlab. It returns an *OptionError when size < 1. As a pipeline.FeatureStage it
+// turns width F into size × F and needs Features from an earlier stage (normalize).
 func NewWindow(size int) (pipeline.Operator, error) {
 	if size < 1 {
 		return nil, optionErrorf(fieldSize, "%d: want ≥ 1", size)
 	}
 	rings := map[string]*ring{}
+	var slab floatSlab // of the records' Features
 	width := func(in int) (int, error) {
 		if in < 0 {
 			return 0, errors.New("window needs features: put it after normalize")
@@ -76,7 +77,7 @@ func NewWindow(size int) (pipeline.Operator, error) {
 			rec.Features = nil
 			return
 		}
-		out := make([]float64, len(r.buf))
+		out := slab.take(len(r.buf))
 		// Slots next … size-1 are the oldest, then 0 … next-1.
 		k := copy(out, r.buf[r.next*r.w:])
 		copy(out[k:], r.buf[:r.next*r.w])

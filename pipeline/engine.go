@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Pipeline is a built, runnable graph: source → operators → sink (which folds committed
@@ -175,7 +177,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	sinkDone := make(chan error, 1)
 	go func() { sinkDone <- p.sink.Run(hard, chans[len(p.ops)]) }()
 	p.env.Metrics.StageRecords.WithLabelValues(stageStore)
-	for i, op := range p.ops {
+	for i := 0; i < len(p.ops); i++ {
+		op := p.ops[i]
+		// Consecutive RecordStages share one goroutine, reading chans[i] and writing
+		// chans[j] (the channels between them stay unused).
+		if j := p.recordStages(i); j-i > 1 {
+			stages := make([]RecordStage, 0, j-i)
+			counts := make([]prometheus.Counter, 0, j-i)
+			for k := i; k < j; k++ {
+				stages = append(stages, p.ops[k].(RecordStage))
+				counts = append(counts, p.env.Metrics.StageRecords.WithLabelValues(p.stages[k]))
+			}
+			in, out, name := chans[i], chans[j], p.cfg.Pipeline[i].Spec.Name
+			go func() {
+				if err := runStages(hard, stages, counts, in, out); err != nil && hard.Err() == nil {
+					failed <- fmt.Errorf("%s: %w", name, err)
+				}
+				close(out)
+			}()
+			i = j - 1
+			continue
+		}
 		// Each operator's records count in edgepipe_stage_records_total: in Emit for an
 		// Emitter, else in a relay between its output and the next stage's input.
 		count := p.env.Metrics.StageRecords.WithLabelValues(p.stages[i])
@@ -268,6 +290,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	return runErr
+}
+
+// recordStages returns the end (exclusive) of the run of consecutive RecordStages that
+// starts at operator i (i itself when operator i is not one).
+func (p *Pipeline) recordStages(i int) int {
+	j := i
+	for j < len(p.ops) {
+		if _, ok := p.ops[j].(RecordStage); !ok {
+			break
+		}
+		j++
+	}
+	return j
 }
 
 // flushOutbox waits until the outbox is empty or ctx (the drain deadline) ends.
