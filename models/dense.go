@@ -108,8 +108,9 @@ func (d *Dense) SetMeta(m Meta) {
 // Predict computes out (rows × OutputWidth()) from in (rows × InputWidth()) in float32
 // with the packed kernels of models/internal/gemm (AVX2/FMA assembly on amd64, pure Go
 // elsewhere): within 1e-4 (relative to the largest output) of the float64 computation
-// Predict64 does, several times faster. It panics on a shape mismatch. Each call allocates
-// its own scratch, so concurrent calls are safe; the weights are packed on the first call
+// Predict64 does, several times faster. It panics on a shape mismatch. Each call takes its
+// own scratch (2 × rows × the widest layer float32, reused from call to call through a
+// sync.Pool), so concurrent calls are safe; the weights are packed on the first call
 // after a change (training).
 func (d *Dense) Predict(in, out *mat.Dense) {
 	r := d.checkDims("Predict", in, out)

@@ -2,6 +2,7 @@ package models
 
 import (
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -34,13 +35,33 @@ func (d *Dense) weights32() []*gemm.Weights {
 	return ws
 }
 
+// rows32 holds predict32's scratch rows (a *[]float32) between calls: one buffer per
+// concurrent call, each used by one call at a time.
+var rows32 sync.Pool
+
 // predict32 is Predict's computation for r rows: in is converted to float32, each layer
 // is one packed product with the bias (and ReLU) fused, other activations are applied on
-// the float32 rows, and the last layer's rows are converted into out.
+// the float32 rows, and the last layer's rows are converted into out. The layers' rows
+// alternate between the two halves of a scratch buffer taken from rows32 (every value
+// is written before it is read, so the buffer is not cleared).
 func (d *Dense) predict32(r int, in, out *mat.Dense) {
 	ws := d.weights32()
 	c := d.InputWidth()
-	a := make([]float32, r*c)
+	w := c // the widest layer
+	for _, wl := range ws {
+		_, n := wl.Dims()
+		w = max(w, n)
+	}
+	buf, _ := rows32.Get().(*[]float32)
+	if buf == nil {
+		buf = new([]float32)
+	}
+	defer rows32.Put(buf)
+	if cap(*buf) < 2*r*w {
+		*buf = make([]float32, 2*r*w)
+	}
+	half := [2][]float32{(*buf)[: r*w : r*w], (*buf)[r*w : 2*r*w : 2*r*w]}
+	a := half[0][:r*c]
 	raw := in.RawMatrix()
 	for i := 0; i < r; i++ {
 		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+c] {
@@ -49,7 +70,7 @@ func (d *Dense) predict32(r int, in, out *mat.Dense) {
 	}
 	for l, ly := range d.layers {
 		_, n := ws[l].Dims()
-		dst := make([]float32, r*n)
+		dst := half[(l+1)%2][:r*n]
 		act := gemm.Linear
 		if ly.Act == ActReLU {
 			act = gemm.ReLU

@@ -194,8 +194,9 @@ func (op *Infer) Run(ctx context.Context, in <-chan *pipeline.Record, out chan<-
 	var wg sync.WaitGroup
 	for range op.o.Workers {
 		wg.Go(func() {
+			var s scratch
 			for b := range work {
-				op.compute(b)
+				op.compute(b, &s)
 				close(b.done)
 			}
 		})
@@ -355,14 +356,37 @@ func emit(ctx context.Context, ordered <-chan *batch, out chan<- *pipeline.Recor
 	return nil
 }
 
-// compute scores the batch's rows with the batch's model.
-func (op *Infer) compute(b *batch) {
+// scratch is a worker's buffers, reused from batch to batch: the model's input rows, an
+// autoencoder's output rows (a classifier's are kept by the records as Output, so they
+// are new for every batch), the scores and the records scored.
+type scratch struct {
+	x, y, errs []float64
+	scored     []*pipeline.Record
+}
+
+// floats returns buf resized to n values (not zeroed), growing it when too short.
+func floats(buf *[]float64, n int) []float64 {
+	if cap(*buf) < n {
+		*buf = make([]float64, n)
+	}
+	return (*buf)[:n]
+}
+
+// compute scores the batch's rows with the batch's model, in the worker's scratch s.
+func (op *Infer) compute(b *batch, s *scratch) {
 	m := b.model
 	meta := m.Meta()
 	inW, outW := m.InputWidth(), m.OutputWidth()
-	x := mat.NewDense(b.rows, inW, nil)
-	y := mat.NewDense(b.rows, outW, nil)
-	scored := make([]*pipeline.Record, 0, b.rows)
+	// Every row of x is written below, every row of y by Predict.
+	x := mat.NewDense(b.rows, inW, floats(&s.x, b.rows*inW))
+	var y *mat.Dense
+	if meta.Kind == models.KindClassifier {
+		y = mat.NewDense(b.rows, outW, nil)
+	} else {
+		y = mat.NewDense(b.rows, outW, floats(&s.y, b.rows*outW))
+	}
+	scored := s.scored[:0]
+	defer func() { clear(scored); s.scored = scored[:0] }() // keep no record alive
 	for _, rec := range b.recs {
 		if !rec.Dead() && rec.Features != nil {
 			copy(x.RawRowView(len(scored)), rec.Features)
@@ -393,7 +417,7 @@ func (op *Infer) compute(b *batch) {
 		}
 		return
 	}
-	errs := make([]float64, b.rows)
+	errs := floats(&s.errs, b.rows)
 	models.ReconstructionErrors(x, y, errs)
 	for i, rec := range scored {
 		if math.IsNaN(errs[i]) || math.IsInf(errs[i], 0) {
