@@ -5,15 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
-	"strings"
 
 	"github.com/edgepipe/edgepipe/pipeline"
 )
-
-// maxRowsLog is log2 of the most readings one INSERT statement of a rowInserter
-// carries (64 rows × 11 parameters = 704, far below SQLite's limit of 32,766).
-const maxRowsLog = 6
 
 // errNotNew is a multi-row insert that stored fewer readings than it was given: one of
 // them was already stored, which Sink.latestTs had ruled out (another process wrote to
@@ -21,62 +15,34 @@ const maxRowsLog = 6
 var errNotNew = errors.New("a reading known to be new was already stored; retrying reading by reading")
 
 // rowInserter inserts runs of readings known to be new (see Sink.commitTx) into
-// inferences with multi-row INSERT statements: a run of n readings takes one statement
-// per set bit of n, 64 readings at most per statement, instead of one statement per
-// reading. stmts[k], prepared by newRowInserter, inserts 2^k rows. It is used by the
-// sink's goroutine only.
+// inferences with multi-row INSERT statements (multiRow). It is used by the sink's
+// goroutine only.
 type rowInserter struct {
-	stmts [maxRowsLog + 1]*sql.Stmt
+	stmts *multiRow
 	args  []any
 	vals  []byte
 	ends  []int
 }
 
-// newRowInserter prepares the statements on db (the sink's connection; a statement
-// cannot be prepared on it while a transaction holds it).
+// newRowInserter prepares the statements on db, the sink's connection.
 func newRowInserter(ctx context.Context, db *sql.DB) (*rowInserter, error) {
-	ri := &rowInserter{}
-	for k := range ri.stmts {
-		st, err := db.PrepareContext(ctx, insertInferenceRows(1<<k))
-		if err != nil {
-			ri.close()
-			return nil, err
-		}
-		ri.stmts[k] = st
+	m, err := prepareMultiRow(ctx, db, insertInference, "")
+	if err != nil {
+		return nil, err
 	}
-	return ri, nil
-}
-
-// insertInferenceRows returns insertInference with n rows of parameters. (Numbered
-// parameters, to bind the commit time once for all rows, make the driver's binding
-// slower: it then looks every parameter up by name.)
-func insertInferenceRows(n int) string {
-	_, row, _ := strings.Cut(insertInference, "VALUES ")
-	return insertInference + strings.Repeat(", "+row, n-1)
+	return &rowInserter{stmts: m}, nil
 }
 
 // close releases the prepared statements.
-func (ri *rowInserter) close() {
-	for _, st := range ri.stmts {
-		if st != nil {
-			st.Close()
-		}
-	}
-}
+func (ri *rowInserter) close() { ri.stmts.close() }
 
 // insert stores recs (live readings with a device and an event time, none of them
 // stored yet) in order within tx, committed at now (ns). It returns errNotNew when a
 // statement stored fewer rows than it was given, or the database's error.
 func (ri *rowInserter) insert(ctx context.Context, tx *sql.Tx, recs []*pipeline.Record, now int64) error {
-	for len(recs) > 0 {
-		k := min(bits.Len(uint(len(recs)))-1, maxRowsLog)
-		n := 1 << k
-		if err := ri.exec(ctx, tx.StmtContext(ctx, ri.stmts[k]), recs[:n], now); err != nil {
-			return err
-		}
-		recs = recs[n:]
-	}
-	return nil
+	return ri.stmts.runs(ctx, tx, len(recs), func(st *sql.Stmt, from, to int) error {
+		return ri.exec(ctx, st, recs[from:to], now)
+	})
 }
 
 // exec runs st, a statement of len(recs) rows, for recs.

@@ -133,8 +133,8 @@ func TestRowInserterLongRun(t *testing.T) {
 	if c := counts(t, s.path); c.Inferences != 200 {
 		t.Fatalf("%d rows stored, want 200", c.Inferences)
 	}
-	if got := insertInferenceRows(3); strings.Count(got, "?") != 33 || !strings.HasPrefix(got, insertInference) {
-		t.Fatalf("insertInferenceRows(3) = %q, want insertInference with 3 rows of 11 parameters", got)
+	if got := multiRowSQL(insertInference, 3, ""); strings.Count(got, "?") != 33 || !strings.HasPrefix(got, insertInference) {
+		t.Fatalf("multiRowSQL(insertInference, 3) = %q, want insertInference with 3 rows of 11 parameters", got)
 	}
 }
 

@@ -23,13 +23,14 @@ const (
 	selectStored   = `SELECT EXISTS (SELECT 1 FROM inferences WHERE ts = ? AND device = ? AND vhash = ?)`
 	selectConflict = `SELECT EXISTS (SELECT 1 FROM inferences WHERE ts = ? AND device = ? AND vhash <> ?)`
 	// selectLatestTs is an upper bound of the device's latest stored event time (the
-	// devices table, kept by a trigger in the inserting transaction); NULL when the
+	// devices table, widened in every transaction that stores readings); NULL when the
 	// device has none.
 	selectLatestTs = `SELECT max(latest_ts) FROM devices WHERE device = ?`
-	// upsertDevice widens a device's span of stored event times (ns) to [?2, ?3].
-	upsertDevice = `INSERT INTO devices (device, first_ts, latest_ts) VALUES (?, ?, ?)
-		ON CONFLICT (device) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts),
-			latest_ts = max(latest_ts, excluded.latest_ts)`
+	// upsertDevices widens devices' spans of stored event times (ns): each row of
+	// parameters is (device, first, latest); multiRow repeats the row.
+	upsertDevices     = `INSERT INTO devices (device, first_ts, latest_ts) VALUES (?, ?, ?)`
+	upsertDevicesTail = ` ON CONFLICT (device) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts),
+		latest_ts = max(latest_ts, excluded.latest_ts)`
 )
 
 // Sink is the sqlite store: a pipeline.Sink that commits records in transactions of up
@@ -52,7 +53,9 @@ type Sink struct {
 
 	insInference, insDeadLetter *sql.Stmt
 	selStored, selConflict      *sql.Stmt
-	upsDevice                   *sql.Stmt
+	upsDevices                  *multiRow
+	// spanArgs holds the parameters of writeSpans' statements between transactions.
+	spanArgs []any
 	// rows inserts the runs of readings known to be new; pending is the run being
 	// gathered by commitTx.
 	rows    *rowInserter
@@ -84,13 +87,21 @@ func (s *Sink) widen(device string, ts int64) {
 	s.spans[device] = tsSpan{min(sp.first, ts), max(sp.last, ts)}
 }
 
-// writeSpans upserts the transaction's device spans (s.spans) into devices within tx.
+// writeSpans upserts the transaction's device spans (s.spans) into devices within tx,
+// with multi-row statements.
 func (s *Sink) writeSpans(ctx context.Context, tx *sql.Tx) error {
-	st := tx.StmtContext(ctx, s.upsDevice)
+	args := s.spanArgs[:0]
 	for dev, sp := range s.spans {
-		if _, err := st.ExecContext(ctx, dev, sp.first, sp.last); err != nil {
-			return fmt.Errorf("devices: %w", err)
-		}
+		args = append(args, dev, sp.first, sp.last)
+	}
+	s.spanArgs = args
+	defer clear(s.spanArgs)
+	err := s.upsDevices.runs(ctx, tx, len(args)/3, func(st *sql.Stmt, from, to int) error {
+		_, err := st.ExecContext(ctx, args[3*from:3*to]...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("devices: %w", err)
 	}
 	return nil
 }
@@ -138,13 +149,17 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
-	}{{&s.insInference, insertInference}, {&s.insDeadLetter, insertDeadLetter}, {&s.selStored, selectStored}, {&s.selConflict, selectConflict}, {&s.upsDevice, upsertDevice}} {
+	}{{&s.insInference, insertInference}, {&s.insDeadLetter, insertDeadLetter}, {&s.selStored, selectStored}, {&s.selConflict, selectConflict}} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
 	if s.rows, err = newRowInserter(ctx, db); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.upsDevices, err = prepareMultiRow(ctx, db, upsertDevices, upsertDevicesTail); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -167,13 +182,16 @@ func (s *Sink) Close() error {
 	if s.db == nil {
 		return nil // built for a dry run
 	}
-	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict, s.upsDevice} {
+	for _, st := range []*sql.Stmt{s.insInference, s.insDeadLetter, s.selStored, s.selConflict} {
 		if st != nil {
 			st.Close()
 		}
 	}
 	if s.rows != nil {
 		s.rows.close()
+	}
+	if s.upsDevices != nil {
+		s.upsDevices.close()
 	}
 	if s.pruneDB != nil {
 		s.pruneDB.Close()
