@@ -115,3 +115,12 @@ func summariesOf(t *testing.T, path, device string) []pipeline.Summary {
 	}
 	return out
 }
+
+// commit is commitPages with the batch's page estimate, as Run commits a part.
+func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) ([]*pipeline.Record, commitCounts, error) {
+	var need int64
+	if s.gate.budget != nil {
+		need = recordsPages(batch, s.late(), s.gate.page())
+	}
+	return s.commitPages(ctx, batch, need)
+}

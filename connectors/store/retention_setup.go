@@ -64,9 +64,9 @@ func (s *Sink) late() bool {
 
 // parts splits a batch for the size limit (split with the budget's chunkPages); without
 // one it is a single part.
-func (s *Sink) parts(batch []*pipeline.Record) [][]*pipeline.Record {
+func (s *Sink) parts(batch []*pipeline.Record) []batchPart {
 	if s.gate.budget == nil {
-		return [][]*pipeline.Record{batch}
+		return []batchPart{{recs: batch}}
 	}
 	return split(batch, s.late(), s.gate.budget.page, s.gate.budget.chunkPages())
 }

@@ -159,8 +159,13 @@ func (e *recordsEstimate) with(r *pipeline.Record) (table, index int64, newKeys 
 
 // add adds r.
 func (e *recordsEstimate) add(r *pipeline.Record) {
-	var keys []string
-	e.table, e.index, keys = e.with(r)
+	e.set(e.with(r))
+}
+
+// set makes the estimate's bytes table and index and adds keys and a row: with's
+// results for a record, applied.
+func (e *recordsEstimate) set(table, index int64, keys []string) {
+	e.table, e.index = table, index
 	e.rows++
 	if e.keys == nil {
 		e.keys = map[string]struct{}{}
@@ -170,13 +175,9 @@ func (e *recordsEstimate) add(r *pipeline.Record) {
 	}
 }
 
-// pages returns the estimate with r added (nil: as it is).
-func (e *recordsEstimate) pages(r *pipeline.Record, page int64) int64 {
-	if r == nil {
-		return pagesFor(e.table, e.index, e.rows, int64(len(e.keys)), page)
-	}
-	table, index, keys := e.with(r)
-	return pagesFor(table, index, e.rows+1, int64(len(e.keys)+len(keys)), page)
+// pages returns the estimate's pages (pagesFor).
+func (e *recordsEstimate) pages(page int64) int64 {
+	return pagesFor(e.table, e.index, e.rows, int64(len(e.keys)), page)
 }
 
 // recordsPages returns the recordsEstimate of batch.
@@ -185,22 +186,32 @@ func recordsPages(batch []*pipeline.Record, late bool, page int64) int64 {
 	for _, r := range batch {
 		e.add(r)
 	}
-	return e.pages(nil, page)
+	return e.pages(page)
+}
+
+// batchPart is a part of a batch committed in one transaction, and the pages it may
+// modify (recordsEstimate; 0 when not estimated, without a size limit).
+type batchPart struct {
+	recs  []*pipeline.Record
+	pages int64
 }
 
 // split cuts batch into consecutive parts of at most chunk pages each (recordsEstimate),
 // so that a batch too large for a small size limit is committed in several
-// transactions; a record larger than chunk is a part of its own.
-func split(batch []*pipeline.Record, late bool, page, chunk int64) [][]*pipeline.Record {
-	var parts [][]*pipeline.Record
+// transactions; a record larger than chunk is a part of its own. Each record is
+// estimated once.
+func split(batch []*pipeline.Record, late bool, page, chunk int64) []batchPart {
+	var parts []batchPart
 	e := recordsEstimate{late: late}
 	start := 0
 	for i, r := range batch {
-		if e.rows > 0 && e.pages(r, page) > chunk {
-			parts = append(parts, batch[start:i])
+		table, index, keys := e.with(r)
+		if e.rows > 0 && pagesFor(table, index, e.rows+1, int64(len(e.keys)+len(keys)), page) > chunk {
+			parts = append(parts, batchPart{batch[start:i], e.pages(page)})
 			start, e = i, recordsEstimate{late: late}
+			table, index, keys = e.with(r)
 		}
-		e.add(r)
+		e.set(table, index, keys)
 	}
-	return append(parts, batch[start:])
+	return append(parts, batchPart{batch[start:], e.pages(page)})
 }

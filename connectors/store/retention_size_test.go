@@ -221,3 +221,46 @@ func TestSizeBudget(t *testing.T) {
 		t.Errorf("fitsLog(380 pages, 131 / 132 frames) = %v / %v, want true / false", b.fitsLog(full, 131), b.fitsLog(full, 132))
 	}
 }
+
+// split cuts a batch of readings of 50 devices and dead letters into consecutive parts,
+// in order, each within the chunk (or a single record), each carrying recordsPages of
+// its records, and no part could have taken the next part's first record.
+func TestSplitParts(t *testing.T) {
+	var a acks
+	var batch []*pipeline.Record
+	for i := range 600 {
+		if i%97 == 0 {
+			batch = append(batch, a.dead("decode: invalid JSON", fmt.Sprintf("%0300d", i)))
+			continue
+		}
+		batch = append(batch, a.rec(fmt.Sprintf("device-%02d", i%50), time.Duration(i)*time.Millisecond, float64(i), 1.5))
+	}
+	const page, chunk = 4096, 40
+	parts := split(batch, false, page, chunk)
+	if len(parts) < 3 {
+		t.Fatalf("%d parts; the test wants a batch of several chunks", len(parts))
+	}
+	var joined []*pipeline.Record
+	for i, p := range parts {
+		if want := recordsPages(p.recs, false, page); p.pages != want {
+			t.Fatalf("part %d: %d pages, recordsPages %d", i, p.pages, want)
+		}
+		if p.pages > chunk && len(p.recs) > 1 {
+			t.Fatalf("part %d of %d records: %d pages, over the chunk of %d", i, len(p.recs), p.pages, chunk)
+		}
+		if i+1 < len(parts) {
+			if grown := recordsPages(append(p.recs[:len(p.recs):len(p.recs)], parts[i+1].recs[0]), false, page); grown <= chunk {
+				t.Fatalf("part %d ends early: with the next record it is %d pages, within %d", i, grown, chunk)
+			}
+		}
+		joined = append(joined, p.recs...)
+	}
+	if len(joined) != len(batch) {
+		t.Fatalf("parts hold %d records, want %d", len(joined), len(batch))
+	}
+	for i := range batch {
+		if joined[i] != batch[i] {
+			t.Fatalf("record %d out of place", i)
+		}
+	}
+}

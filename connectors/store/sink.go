@@ -255,10 +255,11 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Record) error {
 	}
 }
 
-// process commits one batch, acks it and summarizes what it newly stored.
-func (s *Sink) process(ctx context.Context, batch []*pipeline.Record) error {
+// process commits one part of a batch, acks it and summarizes what it newly stored.
+func (s *Sink) process(ctx context.Context, part batchPart) error {
+	batch := part.recs
 	committed, n, err := retry(ctx, s.log, s.metrics.StoreHealthy, "commit readings", len(batch), func() ([]*pipeline.Record, commitCounts, error) {
-		return s.commit(ctx, batch)
+		return s.commitPages(ctx, batch, part.pages)
 	})
 	if err != nil {
 		return err
@@ -294,12 +295,9 @@ func (s *Sink) drain(ctx context.Context) error {
 	return s.summarize(ctx, s.env.Summarizer.Drain())
 }
 
-// commit stores one batch in one transaction (commitTx), once the writeGate admits it.
-func (s *Sink) commit(ctx context.Context, batch []*pipeline.Record) (committed []*pipeline.Record, n commitCounts, err error) {
-	var need int64 // the pages it may write, estimated only for a size limit (a map per batch)
-	if s.gate.budget != nil {
-		need = recordsPages(batch, s.late(), s.gate.page())
-	}
+// commitPages stores one batch in one transaction (commitTx), once the writeGate admits
+// it as modifying at most need pages (see recordsEstimate; unused without a size limit).
+func (s *Sink) commitPages(ctx context.Context, batch []*pipeline.Record, need int64) (committed []*pipeline.Record, n commitCounts, err error) {
 	err = s.gate.do(ctx, s.db, need, func() error {
 		var e error
 		committed, n, e = s.commitTx(ctx, batch)
