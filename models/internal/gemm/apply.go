@@ -65,14 +65,22 @@ func (w *Weights) apply(kn kernel, m int, a []float32, lda int, act Act, c []flo
 	}
 	mc := max(kn.mr, l2Budget/(4*k)/kn.mr*kn.mr)
 	panels := (n + PanelWidth - 1) / PanelWidth
+	np := max(kn.np, 1)
 	for i0 := 0; i0 < m; i0 += mc {
 		i1 := min(m, i0+mc)
-		for q := range panels {
-			panel, bias := w.panel(q)
+		for q := 0; q < panels; q += np {
+			g := min(np, panels-q)
+			panel, bias := w.panelRange(q, g)
 			j0 := q * PanelWidth
-			cols := min(PanelWidth, n-j0)
-			for i := i0; i < i1; i += kn.mr {
-				kn.panel(min(kn.mr, i1-i), cols, k, a[i*lda:], lda, panel, bias, c[i*ldc+j0:], ldc, relu)
+			cols := min(g*PanelWidth, n-j0)
+			for i := i0; i < i1; {
+				rows := min(kn.mr, i1-i)
+				if kn.even {
+					tiles := (i1 - i + kn.mr - 1) / kn.mr
+					rows = (i1 - i + tiles - 1) / tiles
+				}
+				kn.panel(rows, cols, k, a[i*lda:], lda, panel, bias, c[i*ldc+j0:], ldc, relu)
+				i += rows
 			}
 		}
 	}

@@ -72,21 +72,23 @@ func widen(x []float32) []float64 {
 	return y
 }
 
-// BenchmarkKernel runs each micro-kernel alone on one 16-column panel with its operands in
-// cache (a 6×k block of A, a k×16 panel of B): the ceiling BenchmarkMLP can approach.
+// BenchmarkKernel runs each micro-kernel alone on one or two 16-column panels (as many as
+// the kernel takes) with its operands in cache (a rows×k block of A, k×16 panels of B): the
+// ceiling BenchmarkMLP can approach.
 func BenchmarkKernel(b *testing.B) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	const k = 256
-	a, panel := randMatrix(rng, 6, k, k), randMatrix(rng, k, PanelWidth, PanelWidth)
-	bias, c := make([]float32, PanelWidth), make([]float32, 6*PanelWidth)
+	const k, maxRows, maxPanels = 256, 14, 2
+	a, panels := randMatrix(rng, maxRows, k, k), randMatrix(rng, maxPanels*k, PanelWidth, PanelWidth)
+	bias, c := make([]float32, maxPanels*PanelWidth), make([]float32, maxRows*maxPanels*PanelWidth)
 	for _, kn := range kernels {
-		for _, rows := range []int{1, 2, 4, 6} {
+		cols := max(kn.np, 1) * PanelWidth
+		for _, rows := range []int{1, 2, 4, 6, 8, 12, 14} {
 			if rows > kn.mr {
 				continue
 			}
-			b.Run(fmt.Sprintf("kernel=%s/rows=%d", kn.name, rows), func(b *testing.B) {
-				measure(b, rows, 2*rows*k*PanelWidth, func() {
-					kn.panel(rows, PanelWidth, k, a, k, panel, bias, c, PanelWidth, false)
+			b.Run(fmt.Sprintf("kernel=%s/rows=%d/cols=%d", kn.name, rows, cols), func(b *testing.B) {
+				measure(b, rows, 2*rows*k*cols, func() {
+					kn.panel(rows, cols, k, a, k, panels, bias, c, cols, false)
 				})
 			})
 		}

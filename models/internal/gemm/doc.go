@@ -21,11 +21,16 @@
 //
 // # Kernels
 //
-// On amd64 with AVX2 and FMA, checked at run time with golang.org/x/sys/cpu, the
-// micro-kernels are Go assembly (kernel_amd64.s): 6×16 blocks of C in twelve YMM
-// registers, BLIS's shape for Haswell-class cores, with 4×16, 2×16 and 1×16 kernels for
-// the last rows; the narrow ones split k over several accumulators to cover the FMA
-// latency. Everywhere else — arm64, arm, other architectures, amd64 without AVX2/FMA, and
+// On amd64 with AVX-512F, checked at run time with golang.org/x/sys/cpu, the micro-kernels
+// are generated Go assembly (kernel_avx512_amd64.s, from gen_avx512.go): up to 14 rows ×
+// 32 columns of C (two panels; one panel row is one ZMM register) in 28 ZMM accumulators,
+// one kernel per row count 1…14 and per one or two panels, so that a block of rows is
+// split into near-equal tiles; partial panels are written through store masks, and the
+// kernels with few rows split k over several accumulators to cover the FMA latency. On
+// amd64 with AVX2 and FMA but not AVX-512F they are Go assembly (kernel_amd64.s): 6×16
+// blocks of C in twelve YMM registers, BLIS's shape for Haswell-class cores, with 4×16,
+// 2×16 and 1×16 kernels for the last rows; the narrow ones split k over several
+// accumulators to cover the FMA latency. Everywhere else — arm64, arm, other architectures, amd64 without AVX2/FMA, and
 // any build with the purego tag — a pure-Go kernel of 2×4 scalar register tiles runs
 // instead (on arm64 the compiler fuses its multiply-adds into FMA). The two give the same
 // results up to float32 rounding: they sum in different orders.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -89,15 +90,16 @@ func check(t *testing.T, kn kernel, rng *rand.Rand, m, n, k, lda, ldb, ldc int, 
 	}
 }
 
-// TestApplyMatchesFloat64 sweeps small shapes around every block size (m across the 6- and
-// 4-row tiles, n across the 16-column panels and the 4-column Go tiles, k across the
-// 4-step unrolling) with tight and padded strides, for every kernel.
+// TestApplyMatchesFloat64 sweeps small shapes around every block size (m across the 6-, 4-
+// and 14-row tiles and the AVX-512 kernel's 1…14-row even splits, n across the 16-column
+// panels, the 32-column panel pairs and the 4-column Go tiles, k across the 4-step
+// unrolling) with tight and padded strides, for every kernel.
 func TestApplyMatchesFloat64(t *testing.T) {
 	for _, kn := range kernels {
 		t.Run(kn.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			for m := 1; m <= 13; m++ {
-				for _, n := range []int{1, 3, 4, 15, 16, 17, 33} {
+			for m := 1; m <= 30; m++ {
+				for _, n := range []int{1, 3, 4, 15, 16, 17, 31, 32, 33, 48, 69} {
 					for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 17} {
 						check(t, kn, rng, m, n, k, k, n, n, true, ReLU)
 						check(t, kn, rng, m, n, k, k+3, n+5, n+2, m%2 == 0, Linear)
@@ -105,6 +107,38 @@ func TestApplyMatchesFloat64(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApplyEvenTiles checks how apply walks a kernel that takes two panels per call and
+// splits rows evenly (as the AVX-512 kernel does) with the pure-Go kernel doing the work:
+// the tiles it is given and the result.
+func TestApplyEvenTiles(t *testing.T) {
+	type call struct{ rows, cols int }
+	var calls []call
+	pairs := kernel{name: "go-pairs", mr: 14, np: 2, even: true,
+		panel: func(rows, cols, k int, a []float32, lda int, panel, bias, c []float32, ldc int, relu bool) {
+			calls = append(calls, call{rows, cols})
+			for h := 0; h*PanelWidth < cols; h++ {
+				goPanel(rows, min(PanelWidth, cols-h*PanelWidth), k, a, lda, panel[h*k*PanelWidth:], bias[h*PanelWidth:], c[h*PanelWidth:], ldc, relu)
+			}
+		}}
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, tc := range []struct {
+		m, n, k int
+		want    string
+	}{
+		{1, 10, 5, "{1 10}"},
+		{15, 33, 3, "{8 32} {7 32} {8 1} {7 1}"},
+		{64, 40, 9, "{13 32} {13 32} {13 32} {13 32} {12 32} {13 8} {13 8} {13 8} {13 8} {12 8}"},
+		// l2Budget/(4·1000) = 65 rows, a multiple of 14 → L2 blocks of 56, 56, 56, 32.
+		{200, 17, 1000, strings.Repeat("{14 17} ", 12) + "{11 17} {11 17} {10 17}"},
+	} {
+		calls = nil
+		check(t, pairs, rng, tc.m, tc.n, tc.k, tc.k, tc.n, tc.n, true, ReLU)
+		if got := fmt.Sprint(calls); got != "["+tc.want+"]" {
+			t.Errorf("m=%d n=%d: calls (rows cols) %s, want %s", tc.m, tc.n, got, tc.want)
+		}
 	}
 }
 

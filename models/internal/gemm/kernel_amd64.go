@@ -9,12 +9,40 @@ import "golang.org/x/sys/cpu"
 // for Haswell-class cores, twelve accumulators covering the FMA latency of two pipes).
 var avx2Kernel = kernel{name: "avx2", mr: 6, panel: avx2Panel}
 
+// avx512Kernel is the generated Go assembly of kernel_avx512_amd64.s (gen_avx512.go): up to
+// 14 rows × 32 columns of C (two packed panels, one Z register per panel row) in 28 ZMM
+// accumulators, sixteen-wide FMA. Each row of B loaded is used by up to 14 rows of A, twice
+// the reuse of the 6×16 AVX2 tile, which keeps the streaming of B from L2 below the FMA
+// rate. There is one kernel per row count, so a block of rows is split into near-equal
+// tiles (64 rows: 13, 13, 13, 13, 12) rather than leaving a short last tile; partial
+// panels are written through store masks.
+var avx512Kernel = kernel{name: "avx512", mr: avx512MR, np: 2, even: true, panel: avx512Panel}
+
+//go:generate go run gen_avx512.go
+
 func init() {
-	// cpu.X86.HasAVX2 is only set when the OS saves the YMM registers (XGETBV).
+	// cpu.X86.HasAVX2 is only set when the OS saves the YMM registers (XGETBV), and
+	// HasAVX512F only when it saves the ZMM and opmask registers too.
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		kernels = append([]kernel{avx2Kernel}, kernels...)
-		best = kernels[0]
 	}
+	if cpu.X86.HasAVX512F {
+		kernels = append([]kernel{avx512Kernel}, kernels...)
+	}
+	best = kernels[0]
+}
+
+func avx512Panel(rows, cols, k int, a []float32, lda int, panel, bias, c []float32, ldc int, relu bool) {
+	w := 1
+	if cols > PanelWidth {
+		w = 2
+	}
+	_ = panel[w*k*PanelWidth-1] // the kernel reads w whole panels
+	_ = bias[w*PanelWidth-1]
+	_ = a[(rows-1)*lda+k-1]
+	_ = c[(rows-1)*ldc+cols-1]
+	mask := uint32(uint64(1)<<cols - 1)
+	avx512Call(rows, w, k, &a[0], lda, &panel[0], k*PanelWidth, &bias[0], &c[0], ldc, uint16(mask), uint16(mask>>16), relu)
 }
 
 // The assembly kernels each compute c[r*ldc+j] = act(Σ_p a[r*lda+p]·b[16p+j] + bias[j])

@@ -2,7 +2,8 @@ package gemm
 
 import "fmt"
 
-// PanelWidth is the number of columns of B in one packed panel: two 8-float AVX2 vectors.
+// PanelWidth is the number of columns of B in one packed panel: two 8-float AVX2 vectors,
+// one 16-float AVX-512 vector.
 const PanelWidth = 16
 
 // Weights is a layer's k×n weight matrix B and its 1×n bias, packed for [Weights.Apply].
@@ -50,8 +51,9 @@ func Pack(k, n int, b []float32, ldb int, bias []float32) *Weights {
 // Dims returns the shape of B: k inputs (rows) × n outputs (columns).
 func (w *Weights) Dims() (k, n int) { return w.k, w.n }
 
-// panel returns the packed k×16 block of columns 16q … 16q+15 and its 16 bias values.
-func (w *Weights) panel(q int) (panel, bias []float32) {
+// panelRange returns the g consecutive packed k×16 blocks of columns 16q … 16(q+g)-1 and
+// their 16g bias values.
+func (w *Weights) panelRange(q, g int) (panels, bias []float32) {
 	size := w.k * PanelWidth
-	return w.panels[q*size : (q+1)*size : (q+1)*size], w.bias[q*PanelWidth : (q+1)*PanelWidth : (q+1)*PanelWidth]
+	return w.panels[q*size : (q+g)*size : (q+g)*size], w.bias[q*PanelWidth : (q+g)*PanelWidth : (q+g)*PanelWidth]
 }
