@@ -136,48 +136,70 @@ func pagesFor(table, index, rows, keys, page int64) int64 {
 type recordsEstimate struct {
 	late               bool
 	table, index, rows int64
-	keys               map[string]struct{}
+	// devices and topics are the key ranges: a device's readings (inferences) and a
+	// topic's dead letters (dead_letters' key starts with the topic).
+	devices, topics map[string]struct{}
 }
 
-// with returns the estimate's table and index bytes and key ranges with r added,
-// without adding it.
-func (e *recordsEstimate) with(r *pipeline.Record) (table, index int64, newKeys []string) {
+// recordKeys says which of a record's key ranges an estimate does not have yet.
+type recordKeys struct{ device, topic bool }
+
+// with returns the estimate's table and index bytes with r added, and r's new key
+// ranges, without adding it. It does not allocate.
+func (e *recordsEstimate) with(r *pipeline.Record) (table, index int64, k recordKeys) {
 	table = e.table + 64 + int64(len(r.Device)+len(r.Topic)+len(r.Model)+len(r.Label)) + 25*int64(len(r.Values))
 	index = e.index + 32 + int64(len(r.Device))
-	if _, ok := e.keys[r.Device]; !ok {
-		newKeys = append(newKeys, r.Device)
-	}
+	_, known := e.devices[r.Device]
+	k.device = !known
 	if r.Dead() || e.late || r.Device == "" || r.Time.IsZero() {
 		table += int64(len(r.Payload)) + max(int64(len(r.DeadLetter)), 160)
 		index += 32 + int64(len(r.Topic))
-		if _, ok := e.keys["\x00"+r.Topic]; !ok {
-			newKeys = append(newKeys, "\x00"+r.Topic)
-		}
+		_, known := e.topics[r.Topic]
+		k.topic = !known
 	}
-	return table, index, newKeys
+	return table, index, k
+}
+
+// keys returns the number of key ranges with k added.
+func (e *recordsEstimate) keys(k recordKeys) int64 {
+	n := int64(len(e.devices) + len(e.topics))
+	if k.device {
+		n++
+	}
+	if k.topic {
+		n++
+	}
+	return n
 }
 
 // add adds r.
 func (e *recordsEstimate) add(r *pipeline.Record) {
-	e.set(e.with(r))
+	table, index, k := e.with(r)
+	e.set(r, table, index, k)
 }
 
-// set makes the estimate's bytes table and index and adds keys and a row: with's
-// results for a record, applied.
-func (e *recordsEstimate) set(table, index int64, keys []string) {
+// set makes the estimate's bytes table and index and adds r's new key ranges k and a
+// row: with's results for r, applied.
+func (e *recordsEstimate) set(r *pipeline.Record, table, index int64, k recordKeys) {
 	e.table, e.index = table, index
 	e.rows++
-	if e.keys == nil {
-		e.keys = map[string]struct{}{}
+	if k.device {
+		if e.devices == nil {
+			e.devices = map[string]struct{}{}
+		}
+		e.devices[r.Device] = struct{}{}
 	}
-	for _, k := range keys {
-		e.keys[k] = struct{}{}
+	if k.topic {
+		if e.topics == nil {
+			e.topics = map[string]struct{}{}
+		}
+		e.topics[r.Topic] = struct{}{}
 	}
 }
 
 // pages returns the estimate's pages (pagesFor).
 func (e *recordsEstimate) pages(page int64) int64 {
-	return pagesFor(e.table, e.index, e.rows, int64(len(e.keys)), page)
+	return pagesFor(e.table, e.index, e.rows, e.keys(recordKeys{}), page)
 }
 
 // recordsPages returns the recordsEstimate of batch.
@@ -205,13 +227,13 @@ func split(batch []*pipeline.Record, late bool, page, chunk int64) []batchPart {
 	e := recordsEstimate{late: late}
 	start := 0
 	for i, r := range batch {
-		table, index, keys := e.with(r)
-		if e.rows > 0 && pagesFor(table, index, e.rows+1, int64(len(e.keys)+len(keys)), page) > chunk {
+		table, index, k := e.with(r)
+		if e.rows > 0 && pagesFor(table, index, e.rows+1, e.keys(k), page) > chunk {
 			parts = append(parts, batchPart{batch[start:i], e.pages(page)})
 			start, e = i, recordsEstimate{late: late}
-			table, index, keys = e.with(r)
+			table, index, k = e.with(r)
 		}
-		e.set(table, index, keys)
+		e.set(r, table, index, k)
 	}
 	return append(parts, batchPart{batch[start:], e.pages(page)})
 }
