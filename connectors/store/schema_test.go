@@ -157,3 +157,34 @@ func TestMigrateToTimeFirstKey(t *testing.T) {
 		t.Fatalf("devices after the commits: %s", got)
 	}
 }
+
+// A database not migrated yet (version 1: no devices table) is read by Open, a device's
+// readings selected without the span bounds; after the migration the bounded query
+// returns the same readings.
+func TestInferencesByDeviceBeforeAndAfterMigration(t *testing.T) {
+	path := dbPath(t)
+	createV1(t, path, 100)
+	read := func() (version, n int) {
+		d, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		err = d.Inferences(context.Background(), QueryOptions{Device: "old", Since: t0.Add(10 * time.Millisecond)}, func(Inference) error {
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.version, n
+	}
+	if v, n := read(); v != 1 || n != 90 {
+		t.Fatalf("before the migration: version %d, %d readings of old since 10 ms; want 1, 90", v, n)
+	}
+	s := retentionSink(t, path, testEnv(nil), Retention{})
+	s.Close()
+	if v, n := read(); v != len(migrations) || n != 90 {
+		t.Fatalf("after the migration: version %d, %d readings; want %d, 90", v, n, len(migrations))
+	}
+}
