@@ -24,7 +24,7 @@ func TestIntegrationSIGTERMDrainTimeout(t *testing.T) {
 	env := runEnv(t, mq, ns, dbPath, site, site)
 	streams := syntheticStreams(20, 1000, time.Minute)
 
-	run, _, _ := startRun(t, bin, conf, env)
+	run, _, logs := startRun(t, bin, conf, env)
 	published := make(chan int, 1)
 	go func() { published <- publish(t, mq.mqttURL(), site+"-replay", site, streams) }()
 	waitFor(t, 60*time.Second, "2,000 readings stored", func() bool { return storedCount(t, dbPath) >= 2000 })
@@ -49,7 +49,7 @@ func TestIntegrationSIGTERMDrainTimeout(t *testing.T) {
 	release()
 	<-lockDone
 	if took > drain+8*time.Second {
-		t.Fatalf("exit took %v with drain_timeout %v", took, drain)
+		t.Fatalf("exit took %v with drain_timeout %v; the end of its log:\n%s", took, drain, logs.tail(40))
 	}
 	first := storedCount(t, dbPath)
 	sent := <-published
