@@ -166,9 +166,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	hard, hardCancel := context.WithCancel(context.Background())
 	defer hardCancel()
 	buf := p.cfg.Top.Int(KeyBuffer)
+	// chans[i] feeds operator i (chans[len(p.ops)] the sink); none between two
+	// RecordStages, which share a goroutine.
 	chans := make([]chan *Record, len(p.ops)+1)
 	for i := range chans {
-		chans[i] = make(chan *Record, buf)
+		if i == 0 || i == len(p.ops) || !isRecordStage(p.ops[i-1]) || !isRecordStage(p.ops[i]) {
+			chans[i] = make(chan *Record, buf)
+		}
 	}
 
 	// A stage reports its outcome before it closes its output, so that when the sink
@@ -180,7 +184,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for i := 0; i < len(p.ops); i++ {
 		op := p.ops[i]
 		// Consecutive RecordStages share one goroutine, reading chans[i] and writing
-		// chans[j] (the channels between them stay unused).
+		// chans[j].
 		if j := p.recordStages(i); j-i > 1 {
 			stages := make([]RecordStage, 0, j-i)
 			counts := make([]prometheus.Counter, 0, j-i)
@@ -292,14 +296,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return runErr
 }
 
+// isRecordStage reports whether op is a pipeline.RecordStage.
+func isRecordStage(op Operator) bool {
+	_, ok := op.(RecordStage)
+	return ok
+}
+
 // recordStages returns the end (exclusive) of the run of consecutive RecordStages that
 // starts at operator i (i itself when operator i is not one).
 func (p *Pipeline) recordStages(i int) int {
 	j := i
-	for j < len(p.ops) {
-		if _, ok := p.ops[j].(RecordStage); !ok {
-			break
-		}
+	for j < len(p.ops) && isRecordStage(p.ops[j]) {
 		j++
 	}
 	return j
