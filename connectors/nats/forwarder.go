@@ -57,8 +57,13 @@ const (
 	flushTimeout = 5 * time.Second
 	// pollInterval is how often an idle forwarder looks at the outbox besides Notify.
 	pollInterval = time.Second
-	// removeTimeout bounds Remove after acks when the run context is already cancelled.
+	// removeTimeout bounds Remove after acks; once the run context is cancelled (the
+	// pipeline stops: its drain deadline has passed or the outbox is empty) Remove gets
+	// at most removeGrace more, so that a store that cannot write (locked, full disk)
+	// does not hold the exit past drain_timeout. Entries not removed are sent again at
+	// the next start, and the stream drops them as duplicates (Nats-Msg-Id).
 	removeTimeout = 5 * time.Second
+	removeGrace   = 500 * time.Millisecond
 	// DefaultReadyOutboxLimit is the default of ready_outbox_limit (summaries).
 	DefaultReadyOutboxLimit = 1000
 )
@@ -426,7 +431,9 @@ func (f *forwarder) forward(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 	if len(acked) > 0 {
 		// Remove even when ctx was just cancelled: the server has these summaries.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(removeGrace, cancel) })
 		rerr := ob.Remove(rctx, acked)
+		stop()
 		cancel()
 		if rerr != nil {
 			// Not removed: they are sent again, and the stream drops the duplicates.

@@ -502,3 +502,45 @@ func TestForwarderRecreatesDeletedStream(t *testing.T) {
 		t.Fatalf("recreated stream holds %d messages (want only plant-1/d/60000)", len(msgs))
 	}
 }
+
+// lockedOutbox is a memOutbox whose Remove waits until its context ends, as the SQLite
+// outbox does while another process holds the database's write lock.
+type lockedOutbox struct {
+	*memOutbox
+	removing chan struct{}
+}
+
+func (o *lockedOutbox) Remove(ctx context.Context, _ []int64) error {
+	select {
+	case o.removing <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A Remove stuck on a locked store does not hold the forwarder's exit for removeTimeout:
+// once Run's context is cancelled it gets removeGrace. (It waited the full 5 s before,
+// which made `edgepipe run` exit 12 s after SIGTERM with a drain_timeout of 2 s.)
+func TestForwarderStopsWhileRemoveIsStuck(t *testing.T) {
+	s := startServer(t)
+	ob := &lockedOutbox{memOutbox: newMemOutbox(), removing: make(chan struct{}, 1)}
+	ob.add(entry(1, "plant-1", "sensor-1", 0))
+	r := startForwarder(t, testConfig(s.URL()), ob)
+	select {
+	case <-ob.removing:
+	case <-time.After(waitFor):
+		t.Fatal("the acked entry was never removed")
+	}
+	start := time.Now()
+	r.cancel()
+	r.cancel = nil
+	select {
+	case <-r.done:
+	case <-time.After(waitFor):
+		t.Fatal("Run did not return after cancel")
+	}
+	if took := time.Since(start); took >= removeTimeout {
+		t.Fatalf("Run returned %v after cancel, want about removeGrace (%v), well under removeTimeout (%v)", took, removeGrace, removeTimeout)
+	}
+}
