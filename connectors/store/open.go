@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func dsn(path string, q url.Values) (string, error) {
 // auto_vacuum = INCREMENTAL (it can only be set before the first table), so that
 // retention can give pruned pages back to the file system; an existing one keeps its
 // mode (see convertAutoVacuum).
-func openWriter(ctx context.Context, path, synchronous string, busy time.Duration) (*sql.DB, error) {
+func openWriter(ctx context.Context, path, synchronous string, busy time.Duration, log *slog.Logger) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func openWriter(ctx context.Context, path, synchronous string, busy time.Duratio
 	// One connection: the sink and the outbox share it, so writers never contend for
 	// SQLite's lock inside this process.
 	db.SetMaxOpenConns(1)
-	if err := migrate(ctx, db); err != nil {
+	if err := migrate(ctx, db, log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

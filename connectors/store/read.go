@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -73,20 +74,42 @@ type QueryOptions struct {
 func (d *DB) Inferences(ctx context.Context, opts QueryOptions, fn func(Inference) error) error {
 	var where []string
 	var args []any
+	// from and to bound ts to [from, to) (ns) when set.
+	var from, to int64
+	hasFrom, hasTo := !opts.Since.IsZero(), !opts.Until.IsZero()
+	if hasFrom {
+		from = opts.Since.UnixNano()
+	}
+	if hasTo {
+		to = opts.Until.UnixNano()
+	}
 	if opts.Device != "" {
 		where, args = append(where, "device = ?"), append(args, opts.Device)
 		if d.version >= 3 {
-			// The key is (ts, device, vhash): the device's span of event times bounds
-			// the range scanned.
-			where = append(where, "ts BETWEEN (SELECT first_ts FROM devices WHERE device = ?) AND (SELECT latest_ts FROM devices WHERE device = ?)")
-			args = append(args, opts.Device, opts.Device)
+			// The key is (ts, device, vhash): the device's span of event times, cut
+			// to Since and Until, is the one range scanned (SQLite uses a single range
+			// bound per side, so the two are intersected here).
+			var first, latest int64
+			err := d.db.QueryRowContext(ctx, `SELECT first_ts, latest_ts FROM devices WHERE device = ?`, opts.Device).Scan(&first, &latest)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // no stored reading
+			}
+			if err != nil {
+				return err
+			}
+			if !hasFrom || first > from {
+				from, hasFrom = first, true
+			}
+			if latest < math.MaxInt64 && (!hasTo || latest+1 < to) {
+				to, hasTo = latest+1, true
+			}
 		}
 	}
-	if !opts.Since.IsZero() {
-		where, args = append(where, "ts >= ?"), append(args, opts.Since.UnixNano())
+	if hasFrom {
+		where, args = append(where, "ts >= ?"), append(args, from)
 	}
-	if !opts.Until.IsZero() {
-		where, args = append(where, "ts < ?"), append(args, opts.Until.UnixNano())
+	if hasTo {
+		where, args = append(where, "ts < ?"), append(args, to)
 	}
 	q := `SELECT device, ts, vals, score, anomaly, label, model FROM inferences`
 	if len(where) > 0 {

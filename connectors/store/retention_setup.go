@@ -42,7 +42,7 @@ func (s *Sink) setupRetention(ctx context.Context, opts Options) error {
 		s.gate.budget = &b
 	}
 	if r.limited() {
-		db, err := openWriter(ctx, s.path, opts.Synchronous, pruneCheckpointBusy)
+		db, err := openWriter(ctx, s.path, opts.Synchronous, pruneCheckpointBusy, s.log)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -80,7 +81,9 @@ var migrations = []string{
 	// Pruning does not narrow it, so it stays a bound (first_ts ≤ every stored ts ≤
 	// latest_ts).
 	// The table is rebuilt (SQLite cannot drop an inline UNIQUE constraint), keeping
-	// every row and its id; this needs free disk space of about the table's size once.
+	// every row and its id, in one transaction: while it runs the file and its WAL reach
+	// about 3× the database's size (713,319 readings, 173 MB: 521 MB at the peak, 4.8 s),
+	// and the old table's pages stay in the file as free pages, reused by new readings.
 	`CREATE TABLE inferences_v3 (
 		id        INTEGER PRIMARY KEY,
 		device    TEXT    NOT NULL,
@@ -122,9 +125,10 @@ func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 }
 
 // migrate brings the database to the latest schema version, one transaction per
-// migration, recording each in schema_migrations (version, applied ns). It fails on a
-// database newer than this code.
-func migrate(ctx context.Context, db *sql.DB) error {
+// migration, recording each in schema_migrations (version, applied ns), and logs each
+// migration of an existing database on log (some rebuild a table: seconds per million
+// readings). It fails on a database newer than this code.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		applied INTEGER NOT NULL
@@ -139,6 +143,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("schema version %d is newer than this edgepipe (knows up to %d)", cur, len(migrations))
 	}
 	for v := cur + 1; v <= len(migrations); v++ {
+		start := time.Now()
+		if cur > 0 {
+			log.Info("store: migrating the database's schema (once; it may take seconds per million readings)", "from_version", v-1, "to_version", v)
+		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -153,6 +161,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("migration %d: %w", v, err)
+		}
+		if cur > 0 {
+			log.Info("store: schema migrated", "version", v, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	return nil

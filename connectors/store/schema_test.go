@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +81,16 @@ func TestMigrateToTimeFirstKey(t *testing.T) {
 	}()
 
 	var a acks
-	s := retentionSink(t, path, testEnv(nil), Retention{})
+	var logs strings.Builder
+	env := testEnv(nil)
+	env.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	s := retentionSink(t, path, env, Retention{})
 	defer s.Close()
+	for _, v := range []string{"version=2", "version=3"} {
+		if !strings.Contains(logs.String(), "msg=\"store: schema migrated\" "+v) {
+			t.Fatalf("no log line of the migration to %s:\n%s", v, logs.String())
+		}
+	}
 	after := inferenceRows(t, s.db)
 	if strings.Join(after, "\n") != strings.Join(before, "\n") || len(after) != 120 {
 		t.Fatalf("%d rows after the migration, %d before, or some changed", len(after), len(before))
@@ -164,27 +173,36 @@ func TestMigrateToTimeFirstKey(t *testing.T) {
 func TestInferencesByDeviceBeforeAndAfterMigration(t *testing.T) {
 	path := dbPath(t)
 	createV1(t, path, 100)
-	read := func() (version, n int) {
+	// counts are the readings of: old since 10 ms; old in [10 ms, 20 ms); old until
+	// 5 ms; old since 200 ms (after its last); a device never seen.
+	read := func() (version int, counts []int) {
 		d, err := Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		err = d.Inferences(context.Background(), QueryOptions{Device: "old", Since: t0.Add(10 * time.Millisecond)}, func(Inference) error {
-			n++
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+		for _, q := range []QueryOptions{
+			{Device: "old", Since: t0.Add(10 * time.Millisecond)},
+			{Device: "old", Since: t0.Add(10 * time.Millisecond), Until: t0.Add(20 * time.Millisecond)},
+			{Device: "old", Until: t0.Add(5 * time.Millisecond)},
+			{Device: "old", Since: t0.Add(200 * time.Millisecond)},
+			{Device: "nobody"},
+		} {
+			n := 0
+			if err := d.Inferences(context.Background(), q, func(Inference) error { n++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			counts = append(counts, n)
 		}
-		return d.version, n
+		return d.version, counts
 	}
-	if v, n := read(); v != 1 || n != 90 {
-		t.Fatalf("before the migration: version %d, %d readings of old since 10 ms; want 1, 90", v, n)
+	const want = "[90 10 5 0 0]"
+	if v, counts := read(); v != 1 || fmt.Sprint(counts) != want {
+		t.Fatalf("before the migration: version %d, counts %v; want 1, %s", v, counts, want)
 	}
 	s := retentionSink(t, path, testEnv(nil), Retention{})
 	s.Close()
-	if v, n := read(); v != len(migrations) || n != 90 {
-		t.Fatalf("after the migration: version %d, %d readings; want %d, 90", v, n, len(migrations))
+	if v, counts := read(); v != len(migrations) || fmt.Sprint(counts) != want {
+		t.Fatalf("after the migration: version %d, counts %v; want %d, %s", v, counts, len(migrations), want)
 	}
 }

@@ -137,7 +137,7 @@ func New(opts Options, env *pipeline.Env) (*Sink, error) {
 		s.metrics = pipeline.NewMetrics()
 	}
 	ctx := context.Background()
-	db, err := openWriter(ctx, opts.Path, opts.Synchronous, opts.BusyTimeout)
+	db, err := openWriter(ctx, opts.Path, opts.Synchronous, opts.BusyTimeout, s.log)
 	if err != nil {
 		return nil, err
 	}
