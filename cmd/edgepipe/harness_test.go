@@ -270,3 +270,22 @@ func replayAsync(t *testing.T, url, clientID string, rate float64, streams []dat
 	}()
 	return published
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (a child's stderr copier, a
+// logger's timer goroutine) and the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

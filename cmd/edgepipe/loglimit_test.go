@@ -1,32 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// lockedBuffer is a log destination safe for the limiter's timer goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // lines returns the lines written so far.
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := strings.TrimSpace(l.b.String())
+func (l *syncBuffer) lines() []string {
+	s := strings.TrimSpace(l.String())
 	if s == "" {
 		return nil
 	}
@@ -35,9 +19,9 @@ func (l *lockedBuffer) lines() []string {
 
 // newLimited returns a text logger with repeats limited to one line per interval, and its
 // output.
-func newLimited(t *testing.T, interval time.Duration) (*slog.Logger, *repeatLimiter, *lockedBuffer) {
+func newLimited(t *testing.T, interval time.Duration) (*slog.Logger, *repeatLimiter, *syncBuffer) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &syncBuffer{}
 	lg, err := (&logFlags{format: "text", level: "debug"}).setupTo(out, interval)
 	if err != nil {
 		t.Fatal(err)

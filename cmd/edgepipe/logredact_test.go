@@ -15,7 +15,7 @@ import (
 func TestRedactorScrubsSecrets(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
-			out := &lockedBuffer{}
+			out := &syncBuffer{}
 			lg, err := (&logFlags{format: format, level: "info"}).setupTo(out, time.Minute)
 			if err != nil {
 				t.Fatal(err)
