@@ -318,3 +318,10 @@ func holdWriteLock(ctx context.Context, t *testing.T, dbPath string, hold, gap t
 	}
 	return cycles
 }
+
+// tail returns the last n lines so far, one per line.
+func (l *runLog) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[max(len(l.lines)-n, 0):], "\n")
+}

@@ -54,13 +54,6 @@ func (l *runLog) add(line string) {
 	l.lines = append(l.lines, line)
 }
 
-// tail returns the last n lines so far, one per line.
-func (l *runLog) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines[max(len(l.lines)-n, 0):], "\n")
-}
-
 // count returns the number of lines so far that contain every one of parts.
 func (l *runLog) count(parts ...string) int {
 	l.mu.Lock()
